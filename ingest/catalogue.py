@@ -1,0 +1,83 @@
+"""The library's catalogue: `catalogue.csv` beside the files, one row per file.
+
+Columns: path, title, doc_type, date, url, language, access. A file without a row gets
+its metadata inferred from the file itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.types import Access, DocType
+
+CATALOGUE_NAME = "catalogue.csv"
+COLUMNS = ("path", "title", "doc_type", "date", "url", "language", "access")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One catalogue row; empty fields are None and get inferred."""
+
+    title: str | None = None
+    doc_type: DocType | None = None
+    date: dt.date | None = None
+    url: str | None = None
+    language: str | None = None
+    access: Access | None = None
+
+
+@dataclass
+class Catalogue:
+    root: Path
+    entries: dict[str, Entry] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def entry(self, path: Path) -> Entry:
+        try:
+            key = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return Entry()
+        return self.entries.get(key, Entry())
+
+
+def _row_entry(row: dict[str, str], where: str) -> Entry:
+    def value(name: str) -> str | None:
+        return (row.get(name) or "").strip() or None
+
+    doc_type, access, date = value("doc_type"), value("access"), value("date")
+    try:
+        return Entry(
+            title=value("title"),
+            doc_type=DocType(doc_type) if doc_type else None,
+            date=dt.date.fromisoformat(date) if date else None,
+            url=value("url"),
+            language=value("language"),
+            access=Access(access) if access else None,
+        )
+    except ValueError as e:
+        allowed = ", ".join(t.value for t in DocType)
+        raise ValueError(f"{where}: {e} (doc_type is one of {allowed}; access public|members; "
+                         "date YYYY-MM-DD)") from e
+
+
+def read_catalogue(folder: Path) -> Catalogue:
+    """The catalogue of a folder (empty when it has none). Bad rows are reported, not fatal."""
+    catalogue = Catalogue(root=folder)
+    path = folder / CATALOGUE_NAME
+    if not path.is_file():
+        return catalogue
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            where = f"{path}:{line}"
+            rel = (row.get("path") or "").strip()
+            if not rel:
+                catalogue.problems.append(f"{where}: no path")
+                continue
+            try:
+                catalogue.entries[Path(rel).as_posix()] = _row_entry(row, where)
+            except ValueError as e:
+                catalogue.problems.append(str(e))
+    return catalogue

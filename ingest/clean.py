@@ -1,0 +1,242 @@
+"""Text clean-up: pure functions from raw extracted text to the text we index and quote.
+
+The order matters: normalise characters, drop running headers/footers (needs the page
+structure), re-join hyphenated words, unwrap lines into paragraphs, drop repeated
+pull-quotes, then find headings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_LIGATURES = {
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb05": "st",
+    "\ufb06": "st",
+}
+_SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
+# Symbol-font bullets extracted as private-use characters.
+_PRIVATE_USE_BULLET = re.compile(r"^[ \t]*[\ue000-\uf8ff]", re.M)
+_INVISIBLE = re.compile(r"[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_RUN_OF_SPACES = re.compile(r" {2,}")
+
+# Lines that are never content: page counters and web boilerplate.
+_BOILERPLATE = [
+    re.compile(r"^\s*(page\s+)?\d{1,4}\s*(/|of)\s*\d{1,4}\s*$", re.I),  # "Page 5 of 73", "5/73"
+    re.compile(r"^\s*-?\s*\d{1,4}\s*-?\s*$"),  # a bare page number
+    re.compile(r"This email address is being protected from spambots", re.I),
+    re.compile(r"^\s*(Documents|Photo Gallery|Related Articles)\s*$", re.I),
+]
+
+# Prefixes that keep their hyphen when a word breaks after them ("multi-\nstakeholder").
+_HYPHEN_PREFIXES = {
+    "anti", "co", "cross", "fully", "high", "long", "low", "mid", "multi", "non",
+    "post", "pre", "self", "semi", "short", "third", "well",
+}
+# Second halves that are words of their own in compounds ("migration-\nrelated").
+_HYPHEN_TAILS = {
+    "based", "friendly", "funded", "led", "level", "making", "oriented", "related", "scale",
+    "specific", "term", "time", "up", "wide",
+}
+_HYPHEN_BREAK = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
+
+_SENTENCE_END = re.compile(r"[.!?:;)\]\"”’]$")
+_BULLET = re.compile(r"^\s*([•▪◦●\-–*]|\d{1,2}[.)]|\(?[a-z]\))\s+")
+
+
+@dataclass
+class CleanStats:
+    hyphen_repairs: int = 0
+    header_footer_lines: int = 0
+    duplicate_paragraphs: int = 0
+    lines_in: int = 0
+
+
+def normalise_characters(text: str) -> str:
+    """Ligatures, non-breaking and odd spaces, soft hyphens, line endings."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for lig, plain in _LIGATURES.items():
+        text = text.replace(lig, plain)
+    text = _PRIVATE_USE_BULLET.sub("•", text)
+    text = _INVISIBLE.sub("", text)
+    return _SPACES.sub(" ", text)
+
+
+def _shape(line: str) -> str:
+    # Running headers differ only in their numbers ("Page 4", "L 180/31").
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def strip_running_lines(
+    pages: Sequence[str], min_share: float, stats: CleanStats, edge: int = 3
+) -> list[str]:
+    """Drop lines repeated at the top or bottom of many pages, and page counters."""
+    split = [p.split("\n") for p in pages]
+    counts: Counter[str] = Counter()
+    for lines in split:
+        content = [ln for ln in lines if ln.strip()]
+        edges = {_shape(ln) for ln in content[:edge] + content[-edge:]}
+        counts.update(edges)
+    threshold = max(3, int(min_share * len(pages) + 0.999))
+    running = {shape for shape, n in counts.items() if n >= threshold and len(pages) >= 3}
+    cleaned = []
+    for lines in split:
+        content_idx = [i for i, ln in enumerate(lines) if ln.strip()]
+        edge_idx = set(content_idx[:edge] + content_idx[-edge:])
+        kept = []
+        for i, line in enumerate(lines):
+            stats.lines_in += bool(line.strip())
+            is_running = i in edge_idx and _shape(line) in running
+            if is_running or any(p.search(line) for p in _BOILERPLATE):
+                stats.header_footer_lines += 1
+                continue
+            kept.append(line)
+        cleaned.append("\n".join(kept))
+    return cleaned
+
+
+def rejoin_hyphenated(text: str, stats: CleanStats) -> str:
+    """Re-join words broken across lines ("frame-\\nwork" -> "framework")."""
+    hyphenated_elsewhere = set(re.findall(r"\b\w+-\w+\b", text.lower()))
+
+    def repair(m: re.Match[str]) -> str:
+        head, tail = m.group(1), m.group(2)
+        stats.hyphen_repairs += 1
+        compound = f"{head}-{tail}".lower()
+        if (
+            head.lower() in _HYPHEN_PREFIXES
+            or tail.lower() in _HYPHEN_TAILS
+            or compound in hyphenated_elsewhere
+        ):
+            return f"{head}-{tail}"
+        return head + tail
+
+    return _HYPHEN_BREAK.sub(repair, text)
+
+
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|etc|cf|no|art|vol|para|p|pp|ca|approx)\.$", re.I)
+
+
+def _ends_sentence(line: str) -> bool:
+    return bool(re.search(r"[.!?][\"”’)]?$", line)) and not _ABBREVIATION.search(line)
+
+
+def _is_heading_like(line: str) -> bool:
+    words = line.split()
+    return (
+        0 < len(words) <= 12
+        and len(line) <= 90
+        and not _SENTENCE_END.search(line)
+        and line[:1].isupper()
+    )
+
+
+def unwrap_lines(text: str) -> str:
+    """Join the lines of a paragraph; keep paragraph breaks, headings and bullets apart."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for raw in text.split("\n"):
+        line = _RUN_OF_SPACES.sub(" ", raw.strip())
+        if not line:
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        starts_new = (
+            not current
+            or _BULLET.match(line)
+            or (line[:1].islower() and _ends_sentence(current[-1]))
+            or (_SENTENCE_END.search(current[-1]) and line[:1].isupper() and len(current[-1]) < 60)
+            or (
+                len(current) == 1
+                and _is_heading_like(current[0])
+                and "," not in current[0]
+                and len(current[0].split()) <= 8
+                and line[:1].isupper()
+                and len(current[0]) < 0.6 * len(line)
+            )
+        )
+        if starts_new and current:
+            paragraphs.append(" ".join(current))
+            current = []
+        current.append(line)
+    if current:
+        paragraphs.append(" ".join(current))
+    return "\n\n".join(_merge_broken(paragraphs))
+
+
+def _merge_broken(paragraphs: list[str]) -> list[str]:
+    # A paragraph starting in lower case continues the latest one that ended mid-sentence:
+    # a layout element (a box, a pull-quote) printed between them had cut it in two.
+    merged: list[str] = []
+    for para in paragraphs:
+        target = None
+        if para[:1].islower():
+            for idx in range(len(merged) - 1, max(-1, len(merged) - 4), -1):
+                if not _SENTENCE_END.search(merged[idx]) and not _is_heading_like(merged[idx]):
+                    target = idx
+                    break
+        if target is None:
+            merged.append(para)
+        else:
+            merged[target] = f"{merged[target]} {para}"
+    return merged
+
+
+def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(max(0, len(words) - n + 1))}
+
+
+def drop_repeated_paragraphs(
+    text: str, stats: CleanStats, min_words: int = 12, threshold: float = 0.5
+) -> str:
+    """Index a repeated pull-quote once: drop a paragraph that mostly repeats longer ones."""
+    paragraphs = text.split("\n\n")
+    shingles = [_shingles(p) for p in paragraphs]
+    keep: list[str] = []
+    for i, para in enumerate(paragraphs):
+        own = shingles[i]
+        if len(para.split()) >= min_words and own:
+            # The pull-quote is the shorter copy; of two equal copies the later one goes.
+            others: set[tuple[str, ...]] = set()
+            for j, other in enumerate(paragraphs):
+                if j != i and (len(other) > len(para) or (len(other) == len(para) and j < i)):
+                    others |= shingles[j]
+            if len(own & others) / len(own) >= threshold:
+                stats.duplicate_paragraphs += 1
+                continue
+        keep.append(para)
+    return "\n\n".join(_merge_broken(keep))
+
+
+def clean_pages(
+    pages: Sequence[str], min_share: float = 0.5, stats: CleanStats | None = None
+) -> list[str]:
+    """The whole clean-up, page by page (page boundaries are kept)."""
+    stats = stats or CleanStats()
+    normalised = [normalise_characters(p) for p in pages]
+    stripped = strip_running_lines(normalised, min_share, stats)
+    out = []
+    for page in stripped:
+        text = unwrap_lines(rejoin_hyphenated(page, stats))
+        out.append(drop_repeated_paragraphs(text, stats).strip())
+    return out
+
+
+def find_headings(text: str) -> list[tuple[int, str]]:
+    """(offset, heading) for paragraphs that read as headings: short, capitalised, no full stop."""
+    found = []
+    offset = 0
+    for para in text.split("\n\n"):
+        if _is_heading_like(para) and len(para.split()) >= 1 and not _BULLET.match(para):
+            found.append((offset, para))
+        offset += len(para) + 2
+    return found

@@ -1,0 +1,115 @@
+"""Cited extractive answers: the most relevant sentences of the top passages, each with [n].
+
+No language model: every sentence of an answer is quoted verbatim from a stored page, so
+every claim is checkable. An evidence gate abstains when no passage really answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import Stemmer
+
+from kb.search import hybrid_search
+from kb.text import content_words, index_text, split_sentences
+from kb.types import Access, Answer, Citation, Hit, Reference, SearchFilters
+
+if TYPE_CHECKING:
+    from kb.library import Library
+
+NO_ANSWER = "The library holds no passage that answers this."
+_STEMMER = Stemmer.Stemmer("english")
+_MIN_SENTENCE_WORDS = 6
+_MAX_SENTENCE_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the best passages support an answer: what the gate decides on."""
+
+    similarity: float
+    coverage: float
+
+
+def _stems(text: str) -> set[str]:
+    return set(_STEMMER.stemWords(content_words(text)))
+
+
+def term_coverage(question: str, passage: str) -> float:
+    """Share of the question's content words (stemmed) present in the passage."""
+    wanted = _stems(question)
+    return len(wanted & _stems(passage)) / len(wanted) if wanted else 0.0
+
+
+def assess(question: str, hits: list[Hit], top: int = 3) -> Evidence:
+    """The best similarity and the best term coverage among the top passages."""
+    best = hits[:top]
+    similarity = max((h.similarity or 0.0 for h in best), default=0.0)
+    coverage = max(
+        (term_coverage(question, index_text(h.citation.title, h.section, h.text)) for h in best),
+        default=0.0,
+    )
+    return Evidence(similarity=similarity, coverage=coverage)
+
+
+def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, str]]:
+    """(hit index, sentence) for every quotable sentence of the passages."""
+    found = []
+    for i, hit in enumerate(hits):
+        for start, end in split_sentences(hit.text):
+            # A leading bullet is layout, not words: the rest is still a verbatim quote.
+            sentence = hit.text[start:end].strip().lstrip("•▪●-– ").strip()
+            if len(sentence.split()) >= _MIN_SENTENCE_WORDS and len(sentence) <= _MAX_SENTENCE_CHARS:
+                found.append((i, sentence))
+    return found
+
+
+def _pick_sentences(
+    library: Library, question: str, hits: list[Hit], limit: int
+) -> list[tuple[int, str]]:
+    """The sentences closest in meaning to the question, favouring higher-ranked passages."""
+    candidates = _candidate_sentences(hits)
+    if not candidates:
+        return [(0, hits[0].text.strip())]
+    query = library.embed_query(question)
+    vectors = library.embedder.embed([s for _, s in candidates])
+    similarity = vectors @ query
+    coverage = np.array([term_coverage(question, s) for _, s in candidates])
+    rank_prior = np.array([1.0 / (1 + i) for i, _ in candidates])
+    score = similarity + 0.2 * coverage + 0.1 * rank_prior
+    order = np.argsort(-score)
+    chosen: list[tuple[int, str]] = []
+    for j in order[:limit]:
+        if chosen and similarity[j] < 0.25:
+            break
+        chosen.append(candidates[j])
+    return chosen
+
+
+def answer_question(
+    library: Library, question: str, filters: SearchFilters, access: tuple[Access, ...]
+) -> Answer:
+    """Answer from the library's passages, or abstain and point to the closest documents."""
+    settings = library.settings.answer
+    hits = hybrid_search(library, question, settings.passages, filters, access)
+    evidence = assess(question, hits)
+    if not hits or (
+        evidence.similarity < settings.min_similarity or evidence.coverage < settings.min_term_coverage
+    ):
+        return Answer(question=question, answer=NO_ANSWER, abstained=True, see_also=_see_also(hits, settings.see_also))
+    citations = []
+    parts = []
+    for n, (i, sentence) in enumerate(_pick_sentences(library, question, hits, settings.max_sentences), start=1):
+        ref = hits[i].citation
+        citations.append(Citation(n=n, quote=sentence, **ref.model_dump()))
+        parts.append(f"{sentence} [{n}]")
+    return Answer(question=question, answer=" ".join(parts), citations=tuple(citations))
+
+
+def _see_also(hits: list[Hit], limit: int) -> tuple[Reference, ...]:
+    seen: dict[str, Reference] = {}
+    for hit in hits:
+        seen.setdefault(hit.citation.doc_id, hit.citation)
+    return tuple(list(seen.values())[:limit])

