@@ -47,7 +47,9 @@ def chunk_pages(doc_id: str, pages: Sequence[Page], splitter: SentenceSplitter) 
             if start < 0 or len(piece.strip()) < _MIN_CHARS:
                 continue
             cursor = start + 1
-            while headings and headings[0].offset <= start:
+            # The section is the heading that governs most of the chunk: the last one
+            # before its middle.
+            while headings and headings[0].offset <= start + len(piece) // 2:
                 section = headings.pop(0).text
             cid = chunk_id(doc_id, page.number, piece)
             if cid in seen:

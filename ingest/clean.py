@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kb.text import STOP_WORDS
+
 _LIGATURES = {
     "\ufb00": "ff",
     "\ufb01": "fi",
@@ -180,7 +182,11 @@ def _merge_broken(paragraphs: list[str]) -> list[str]:
         target = None
         if para[:1].islower():
             for idx in range(len(merged) - 1, max(-1, len(merged) - 4), -1):
-                if not _SENTENCE_END.search(merged[idx]) and not _is_heading_like(merged[idx]):
+                candidate = merged[idx]
+                ends_mid_sentence = candidate.rsplit(" ", 1)[-1].lower() in STOP_WORDS
+                if not _SENTENCE_END.search(candidate) and (
+                    ends_mid_sentence or not _is_heading_like(candidate)
+                ):
                     target = idx
                     break
         if target is None:

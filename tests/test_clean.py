@@ -1,0 +1,84 @@
+from ingest.clean import (
+    CleanStats,
+    clean_pages,
+    drop_repeated_paragraphs,
+    find_headings,
+    normalise_characters,
+    rejoin_hyphenated,
+    strip_running_lines,
+    unwrap_lines,
+)
+
+
+def test_ligatures_spaces_and_soft_hyphens_are_normalised() -> None:
+    assert normalise_characters("ﬁnancial\u00a0eﬀort in\u00adter\u200bnal") == "financial effort internal"
+
+
+def test_words_broken_across_lines_are_rejoined_but_compounds_keep_their_hyphen() -> None:
+    stats = CleanStats()
+    text = "the talent frame-\nwork and multi-\nstakeholder work with well-\nknown partners"
+    assert rejoin_hyphenated(text, stats) == (
+        "the talent framework and multi-stakeholder work with well-known partners"
+    )
+    assert stats.hyphen_repairs == 3
+
+
+def test_a_compound_seen_elsewhere_in_the_text_keeps_its_hyphen() -> None:
+    text = "a public-private partnership and another public-\nprivate one"
+    assert "public-private one" in rejoin_hyphenated(text, CleanStats())
+
+
+def test_running_headers_and_page_counters_are_dropped_but_body_is_kept() -> None:
+    topics = ["seasonal work", "family reunification", "intra-corporate transfers", "researchers"]
+    body = ["Member States shall decide on {t}.", "Applicants for {t} may appeal.", "Rules on {t}.",
+            "Decisions on {t} are given in writing."]
+    pages = [
+        "\n".join([f"L 180/{n} EN Official Journal of the European Union 29.6.2013"]
+                  + [b.format(t=t) for b in body] + [f"Page {n} of 4"])
+        for n, t in enumerate(topics, start=1)
+    ]
+    stats = CleanStats()
+    cleaned = strip_running_lines(pages, 0.5, stats)
+    assert cleaned == ["\n".join(b.format(t=t) for b in body) for t in topics]
+    assert stats.header_footer_lines == 8
+
+
+def test_a_line_repeated_on_few_pages_is_not_a_running_header() -> None:
+    pages = ["Chapter one\ntext a", "Chapter one\ntext b", "other\ntext c", "other2\ntext d",
+             "x\ntext e", "y\ntext f"]
+    assert strip_running_lines(pages, 0.5, CleanStats())[0] == "Chapter one\ntext a"
+
+
+def test_lines_of_a_paragraph_are_joined_and_bullets_kept_apart() -> None:
+    text = "Policy recommendations\nTime and flexibility are key to building\npartnerships that last.\n• First point\n• Second point"
+    assert unwrap_lines(text).split("\n\n") == [
+        "Policy recommendations",
+        "Time and flexibility are key to building partnerships that last.",
+        "• First point",
+        "• Second point",
+    ]
+
+
+def test_a_pull_quote_repeating_the_body_is_indexed_once() -> None:
+    body = ("Projects that have been able to continuously consult and update their requirements in line "
+            "with developments in the labour market have proven the best equipped to stay relevant.")
+    quote = ("Projects that have been able to continuously consult and update requirements in line with "
+             "developments in the labour market have proven the best equipped.")
+    stats = CleanStats()
+    out = drop_repeated_paragraphs(f"{body}\n\nOther text here.\n\n{quote}", stats)
+    assert out == f"{body}\n\nOther text here."
+    assert stats.duplicate_paragraphs == 1
+
+
+def test_a_sentence_cut_by_a_box_is_joined_again() -> None:
+    pages = ["The best projects invested in trust in the inception phase, or\n\n"
+             "Actors speak different languages.\n\neven at incubation stage."]
+    text = clean_pages(pages)[0]
+    assert "inception phase, or even at incubation stage." in text
+
+
+def test_headings_are_found_with_their_offsets() -> None:
+    text = "Introduction\n\nSome body text that is a sentence.\n\nThe art of matching\n\nMore text."
+    found = find_headings(text)
+    assert [h for _, h in found] == ["Introduction", "The art of matching"]
+    assert all(text[offset:].startswith(heading) for offset, heading in found)
