@@ -1,0 +1,103 @@
+"""The whole path over the sample library: ingest into a real Chroma, search, cited answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import IngestReport, run
+from kb.answer import NO_ANSWER
+from kb.library import EVERYONE, Library
+from kb.settings import Settings
+from kb.types import DocType, SearchFilters
+
+pytestmark = pytest.mark.e2e
+BRIEF = "mpf-policy-brief-pilot-projects-2020"
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_sample_library_goes_in_whole(sample: tuple[Settings, IngestReport, Path], library: Library) -> None:
+    _, report, _ = sample
+    assert report.failed == []
+    assert report.files == 5
+    # 25 news items + 3 network-page-only items + 3 single documents; 3 items were on both pages.
+    assert len(report.added) == 31 and report.duplicates == 3
+    assert report.chunks == library.store.chunk_count()
+    types = {d.doc_type for d in library.documents()}
+    assert {DocType.news, DocType.policy_brief, DocType.conference_report, DocType.emn_inform} <= types
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id"),
+    [
+        ("What did the pilot projects learn about engaging the private sector?", BRIEF),
+        ("Which prerequisites did the IOM list for successful skills mobility partnerships?",
+         "emn-inform-skills-mobility-partnerships-2022"),
+        ("How was digitalisation discussed at the fourth LMPN conference?",
+         "lmpn-conference-2025-from-lessons-to-levers"),
+        ("Who can become a member of the practitioners network?", None),
+    ],
+)
+def test_questions_find_the_right_document(library: Library, question: str, doc_id: str | None) -> None:
+    hits = library.search(question, k=5)
+    if doc_id:
+        assert hits[0].citation.doc_id == doc_id
+    else:  # the membership rules are a dated item of the network page
+        assert any("open to practitioners from EU Member States" in h.text for h in hits[:3])
+
+
+def test_answers_quote_the_stored_page_text_verbatim(library: Library) -> None:
+    answer = library.answer("What did the pilot projects learn about engaging the private sector?")
+    assert not answer.abstained
+    assert answer.citations and any(c.doc_id == BRIEF for c in answer.citations)
+    for citation in answer.citations:
+        pages = library.pages(citation.doc_id, EVERYONE)
+        assert any(citation.quote in page.text for page in pages if page.number == citation.page)
+        assert f"[{citation.n}]" in answer.answer
+        assert citation.url.endswith(f"/api/documents/{citation.doc_id}/file")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How do I bake sourdough bread?",
+        "Which football club won the 2019 Champions League final?",
+    ],
+)
+def test_questions_the_library_cannot_answer_abstain(library: Library, question: str) -> None:
+    answer = library.answer(question)
+    assert answer.abstained and answer.answer == NO_ANSWER
+    assert answer.citations == ()
+    assert answer.see_also
+
+
+def test_filters_are_applied_in_the_query(library: Library) -> None:
+    news = library.search("labour migration conference", k=10, filters=SearchFilters(doc_types=(DocType.news,)))
+    assert news and all(h.citation.doc_type == DocType.news for h in news)
+    window = SearchFilters(date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 12, 31))
+    dated = library.search("labour migration", k=10, filters=window)
+    assert dated and all(h.citation.date and h.citation.date.year == 2024 for h in dated)
+    assert library.search("labour migration", filters=SearchFilters(languages=("de",))) == []
+
+
+def test_near_duplicates_are_returned_once(library: Library) -> None:
+    hits = library.search("Projects that have been able to continuously consult and update their requirements", k=10)
+    texts = [_normal(h.text) for h in hits]
+    assert len(texts) == len(set(texts))
+
+
+def test_a_second_ingest_changes_nothing(sample: tuple[Settings, IngestReport, Path], library: Library) -> None:
+    settings, first, corpus = sample
+    generation = library.store.generation()
+    chunks = library.store.chunk_count()
+    again = run([corpus], settings, progress=False)
+    assert again.unchanged == 5 and not again.added and not again.updated and not again.removed
+    assert library.store.generation() == generation
+    assert library.store.chunk_count() == chunks == first.chunks
