@@ -59,8 +59,9 @@ def _row_entry(row: dict[str, str], where: str) -> Entry:
         )
     except ValueError as e:
         allowed = ", ".join(t.value for t in DocType)
-        raise ValueError(f"{where}: {e} (doc_type is one of {allowed}; access public|members; "
-                         "date YYYY-MM-DD)") from e
+        raise ValueError(
+            f"{where}: {e} (doc_type is one of {allowed}; access public|members; date YYYY-MM-DD)"
+        ) from e
 
 
 def read_catalogue(folder: Path) -> Catalogue:

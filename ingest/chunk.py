@@ -18,7 +18,9 @@ from kb.types import Chunk, Page
 _MIN_CHARS = 20
 
 
-def make_splitter(settings: ChunkingSettings, tokenize: Callable[[str], list[int]]) -> SentenceSplitter:
+def make_splitter(
+    settings: ChunkingSettings, tokenize: Callable[[str], list[int]]
+) -> SentenceSplitter:
     return SentenceSplitter(
         chunk_size=settings.chunk_tokens,
         chunk_overlap=settings.overlap_tokens,

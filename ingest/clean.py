@@ -39,13 +39,40 @@ _BOILERPLATE = [
 
 # Prefixes that keep their hyphen when a word breaks after them ("multi-\nstakeholder").
 _HYPHEN_PREFIXES = {
-    "anti", "co", "cross", "fully", "high", "long", "low", "mid", "multi", "non",
-    "post", "pre", "self", "semi", "short", "third", "well",
+    "anti",
+    "co",
+    "cross",
+    "fully",
+    "high",
+    "long",
+    "low",
+    "mid",
+    "multi",
+    "non",
+    "post",
+    "pre",
+    "self",
+    "semi",
+    "short",
+    "third",
+    "well",
 }
 # Second halves that are words of their own in compounds ("migration-\nrelated").
 _HYPHEN_TAILS = {
-    "based", "friendly", "funded", "led", "level", "making", "oriented", "related", "scale",
-    "specific", "term", "time", "up", "wide",
+    "based",
+    "friendly",
+    "funded",
+    "led",
+    "level",
+    "making",
+    "oriented",
+    "related",
+    "scale",
+    "specific",
+    "term",
+    "time",
+    "up",
+    "wide",
 }
 _HYPHEN_BREAK = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
 

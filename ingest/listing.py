@@ -14,12 +14,7 @@ import re
 from dataclasses import dataclass
 
 _DATE_LINE = re.compile(r"^\s*(\d{1,2}) ([A-Z][a-z]+) (\d{4})\s*$", re.M)
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        "January February March April May June July August September October November December".split()
-    )
-}
+_MONTHS = {dt.date(2000, m, 1).strftime("%B"): m for m in range(1, 13)}
 _TEASER = re.compile(r"^\s*[•▪●]\s*(.+)$")
 _GENERIC_HEADINGS = {"background", "documents", "photo gallery", "introduction", "summary"}
 _MIN_ITEMS = 3

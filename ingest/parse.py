@@ -163,7 +163,9 @@ def read_file(path: Path, settings: ParsingSettings) -> RawFile:
         if size == 0:
             raise ParseError(str(path), "empty file (0 bytes)")
         if size > settings.max_file_mb * 1024 * 1024:
-            raise ParseError(str(path), f"{size / 2**20:.0f} MB, over the {settings.max_file_mb:g} MB limit")
+            raise ParseError(
+                str(path), f"{size / 2**20:.0f} MB, over the {settings.max_file_mb:g} MB limit"
+            )
         suffix = path.suffix.lower()
         if suffix == ".pdf":
             return read_pdf(path, settings)

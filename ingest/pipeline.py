@@ -30,7 +30,7 @@ from kb.errors import IndexBusy, KBError, ParseError
 from kb.library import Library
 from kb.settings import Settings
 from kb.text import index_text
-from kb.types import Access, Document, DocType, Heading, Page, ParsedDocument
+from kb.types import Access, DocType, Document, Heading, Page, ParsedDocument
 
 
 class FileFailure(BaseModel):
@@ -64,7 +64,9 @@ def write_lock(data_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            raise IndexBusy(f"Another `kb ingest` is writing to {data_dir}; try again when it ends.") from e
+            raise IndexBusy(
+                f"Another `kb ingest` is writing to {data_dir}; try again when it ends."
+            ) from e
         try:
             yield
         finally:
@@ -93,8 +95,12 @@ def discover(paths: Sequence[Path], report: IngestReport) -> list[tuple[Path, Pa
         if not given.is_dir():
             report.failed.append(FileFailure(path=str(given), reason="no such file or folder"))
             continue
-        for folder, dirs, files in os.walk(given, onerror=lambda e: report.failed.append(
-                FileFailure(path=str(e.filename), reason=e.strerror or str(e)))):
+        for folder, dirs, files in os.walk(
+            given,
+            onerror=lambda e: report.failed.append(
+                FileFailure(path=str(e.filename), reason=e.strerror or str(e))
+            ),
+        ):
             dirs.sort()
             for name in sorted(files):
                 path = Path(folder) / name
@@ -121,15 +127,28 @@ def _title(path: Path, raw: RawFile, pages: list[Page]) -> str:
 
 
 def build_documents(
-    root: Path, path: Path, raw: RawFile, catalogue: Catalogue, digest: str, settings: Settings,
+    root: Path,
+    path: Path,
+    raw: RawFile,
+    catalogue: Catalogue,
+    digest: str,
+    settings: Settings,
     stats: CleanStats,
 ) -> list[ParsedDocument]:
     """Cleaned documents of one file: one, or one per dated item of a listing page."""
     entry = catalogue.entry(path)
-    texts = clean_pages([p.text for p in raw.pages], settings.parsing.header_footer_min_share, stats)
-    pages = [Page(number=r.number, label=r.label, text=t, headings=_headings(t))
-             for r, t in zip(raw.pages, texts, strict=True)]
-    rel = path.resolve().relative_to(root.resolve()) if path.resolve().is_relative_to(root.resolve()) else Path(path.name)
+    texts = clean_pages(
+        [p.text for p in raw.pages], settings.parsing.header_footer_min_share, stats
+    )
+    pages = [
+        Page(number=r.number, label=r.label, text=t, headings=_headings(t))
+        for r, t in zip(raw.pages, texts, strict=True)
+    ]
+    rel = (
+        path.resolve().relative_to(root.resolve())
+        if path.resolve().is_relative_to(root.resolve())
+        else Path(path.name)
+    )
     base = Document(
         doc_id=slug(rel.with_suffix("").as_posix()),
         title=entry.title or _title(path, raw, pages),
@@ -146,9 +165,14 @@ def build_documents(
     if raw.content_type != "application/pdf" and len(texts) == 1 and is_listing(texts[0]):
         return [
             ParsedDocument(
-                document=base.model_copy(update={
-                    "doc_id": f"item-{item.key}", "title": item.title, "date": item.date,
-                    "doc_type": entry.doc_type or DocType.news}),
+                document=base.model_copy(
+                    update={
+                        "doc_id": f"item-{item.key}",
+                        "title": item.title,
+                        "date": item.date,
+                        "doc_type": entry.doc_type or DocType.news,
+                    }
+                ),
                 pages=(Page(text=item.text, headings=_headings(item.text)),),
             )
             for item in split_listing(texts[0])
@@ -193,7 +217,9 @@ class _Run:
         raw = read_file(path, self.library.settings.parsing)
         self.report.warnings.extend(raw.warnings)
         produced = set()
-        for parsed in build_documents(root, path, raw, catalogue, digest, self.library.settings, self.stats):
+        for parsed in build_documents(
+            root, path, raw, catalogue, digest, self.library.settings, self.stats
+        ):
             doc = parsed.document
             owner = self.known.get(doc.doc_id)
             if owner is not None and owner.source != source:
@@ -224,8 +250,12 @@ class _Run:
         entry = catalogue.entry(path)
         for doc in docs:
             wanted = {
-                "title": entry.title, "doc_type": entry.doc_type, "date": entry.date,
-                "url": entry.url, "language": entry.language, "access": entry.access,
+                "title": entry.title,
+                "doc_type": entry.doc_type,
+                "date": entry.date,
+                "url": entry.url,
+                "language": entry.language,
+                "access": entry.access,
             }
             if doc.doc_id.startswith("item-"):
                 wanted.update(title=None, date=None)  # items keep their own title and date

@@ -61,7 +61,10 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, str]]:
         for start, end in split_sentences(hit.text):
             # A leading bullet is layout, not words: the rest is still a verbatim quote.
             sentence = hit.text[start:end].strip().lstrip("•▪●-– ").strip()
-            if len(sentence.split()) >= _MIN_SENTENCE_WORDS and len(sentence) <= _MAX_SENTENCE_CHARS:
+            if (
+                len(sentence.split()) >= _MIN_SENTENCE_WORDS
+                and len(sentence) <= _MAX_SENTENCE_CHARS
+            ):
                 found.append((i, sentence))
     return found
 
@@ -89,19 +92,31 @@ def _pick_sentences(
 
 
 def answer_question(
-    library: Library, question: str, filters: SearchFilters, access: tuple[Access, ...]
+    library: Library,
+    question: str,
+    filters: SearchFilters,
+    access: tuple[Access, ...],
+    passages: int | None = None,
 ) -> Answer:
     """Answer from the library's passages, or abstain and point to the closest documents."""
     settings = library.settings.answer
-    hits = hybrid_search(library, question, settings.passages, filters, access)
+    hits = hybrid_search(library, question, passages or settings.passages, filters, access)
     evidence = assess(question, hits)
     if not hits or (
-        evidence.similarity < settings.min_similarity or evidence.coverage < settings.min_term_coverage
+        evidence.similarity < settings.min_similarity
+        or evidence.coverage < settings.min_term_coverage
     ):
-        return Answer(question=question, answer=NO_ANSWER, abstained=True, see_also=_see_also(hits, settings.see_also))
+        return Answer(
+            question=question,
+            answer=NO_ANSWER,
+            abstained=True,
+            see_also=_see_also(hits, settings.see_also),
+        )
     citations = []
     parts = []
-    for n, (i, sentence) in enumerate(_pick_sentences(library, question, hits, settings.max_sentences), start=1):
+    for n, (i, sentence) in enumerate(
+        _pick_sentences(library, question, hits, settings.max_sentences), start=1
+    ):
         ref = hits[i].citation
         citations.append(Citation(n=n, quote=sentence, **ref.model_dump()))
         parts.append(f"{sentence} [{n}]")

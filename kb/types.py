@@ -40,7 +40,9 @@ class Heading(_Frozen):
 class Page(_Frozen):
     """One page of cleaned text. Files without pages (HTML, text) are one page numbered None."""
 
-    number: int | None = Field(None, description="1-based physical page number (what #page=N opens).")
+    number: int | None = Field(
+        None, description="1-based physical page number (what #page=N opens)."
+    )
     label: str | None = Field(None, description="Printed page label where the PDF defines one.")
     text: str
     headings: tuple[Heading, ...] = ()
@@ -115,7 +117,9 @@ class Hit(_Frozen):
     citation: Reference
     chunk_id: str
     section: str | None = None
-    similarity: float | None = Field(None, description="Cosine similarity to the query, if dense-retrieved.")
+    similarity: float | None = Field(
+        None, description="Cosine similarity to the query, if dense-retrieved."
+    )
 
 
 class Answer(_Frozen):

@@ -11,7 +11,10 @@ def _pages() -> list[Page]:
 
     text = clean_pages([(CORPUS / "mpf-policy-brief-pilot-projects-2020.txt").read_text()])[0]
     headings = tuple(Heading(offset=o, text=t) for o, t in find_headings(text))
-    return [Page(number=1, text=text, headings=headings), Page(number=2, text="Short page two text about recognition of skills.")]
+    return [
+        Page(number=1, text=text, headings=headings),
+        Page(number=2, text="Short page two text about recognition of skills."),
+    ]
 
 
 def test_chunks_are_exact_substrings_within_the_token_budget() -> None:

@@ -11,7 +11,10 @@ from ingest.clean import (
 
 
 def test_ligatures_spaces_and_soft_hyphens_are_normalised() -> None:
-    assert normalise_characters("ﬁnancial\u00a0eﬀort in\u00adter\u200bnal") == "financial effort internal"
+    assert (
+        normalise_characters("ﬁnancial\u00a0eﬀort in\u00adter\u200bnal")
+        == "financial effort internal"
+    )
 
 
 def test_words_broken_across_lines_are_rejoined_but_compounds_keep_their_hyphen() -> None:
@@ -30,11 +33,18 @@ def test_a_compound_seen_elsewhere_in_the_text_keeps_its_hyphen() -> None:
 
 def test_running_headers_and_page_counters_are_dropped_but_body_is_kept() -> None:
     topics = ["seasonal work", "family reunification", "intra-corporate transfers", "researchers"]
-    body = ["Member States shall decide on {t}.", "Applicants for {t} may appeal.", "Rules on {t}.",
-            "Decisions on {t} are given in writing."]
+    body = [
+        "Member States shall decide on {t}.",
+        "Applicants for {t} may appeal.",
+        "Rules on {t}.",
+        "Decisions on {t} are given in writing.",
+    ]
     pages = [
-        "\n".join([f"L 180/{n} EN Official Journal of the European Union 29.6.2013"]
-                  + [b.format(t=t) for b in body] + [f"Page {n} of 4"])
+        "\n".join(
+            [f"L 180/{n} EN Official Journal of the European Union 29.6.2013"]
+            + [b.format(t=t) for b in body]
+            + [f"Page {n} of 4"]
+        )
         for n, t in enumerate(topics, start=1)
     ]
     stats = CleanStats()
@@ -44,13 +54,22 @@ def test_running_headers_and_page_counters_are_dropped_but_body_is_kept() -> Non
 
 
 def test_a_line_repeated_on_few_pages_is_not_a_running_header() -> None:
-    pages = ["Chapter one\ntext a", "Chapter one\ntext b", "other\ntext c", "other2\ntext d",
-             "x\ntext e", "y\ntext f"]
+    pages = [
+        "Chapter one\ntext a",
+        "Chapter one\ntext b",
+        "other\ntext c",
+        "other2\ntext d",
+        "x\ntext e",
+        "y\ntext f",
+    ]
     assert strip_running_lines(pages, 0.5, CleanStats())[0] == "Chapter one\ntext a"
 
 
 def test_lines_of_a_paragraph_are_joined_and_bullets_kept_apart() -> None:
-    text = "Policy recommendations\nTime and flexibility are key to building\npartnerships that last.\n• First point\n• Second point"
+    text = (
+        "Policy recommendations\nTime and flexibility are key to building\n"
+        "partnerships that last.\n• First point\n• Second point"
+    )
     assert unwrap_lines(text).split("\n\n") == [
         "Policy recommendations",
         "Time and flexibility are key to building partnerships that last.",
@@ -60,10 +79,15 @@ def test_lines_of_a_paragraph_are_joined_and_bullets_kept_apart() -> None:
 
 
 def test_a_pull_quote_repeating_the_body_is_indexed_once() -> None:
-    body = ("Projects that have been able to continuously consult and update their requirements in line "
-            "with developments in the labour market have proven the best equipped to stay relevant.")
-    quote = ("Projects that have been able to continuously consult and update requirements in line with "
-             "developments in the labour market have proven the best equipped.")
+    body = (
+        "Projects that have been able to continuously consult and update their requirements "
+        "in line "
+        "with developments in the labour market have proven the best equipped to stay relevant."
+    )
+    quote = (
+        "Projects that have been able to continuously consult and update requirements in line with "
+        "developments in the labour market have proven the best equipped."
+    )
     stats = CleanStats()
     out = drop_repeated_paragraphs(f"{body}\n\nOther text here.\n\n{quote}", stats)
     assert out == f"{body}\n\nOther text here."
@@ -71,8 +95,10 @@ def test_a_pull_quote_repeating_the_body_is_indexed_once() -> None:
 
 
 def test_a_sentence_cut_by_a_box_is_joined_again() -> None:
-    pages = ["The best projects invested in trust in the inception phase, or\n\n"
-             "Actors speak different languages.\n\neven at incubation stage."]
+    pages = [
+        "The best projects invested in trust in the inception phase, or\n\n"
+        "Actors speak different languages.\n\neven at incubation stage."
+    ]
     text = clean_pages(pages)[0]
     assert "inception phase, or even at incubation stage." in text
 

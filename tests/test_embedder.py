@@ -10,11 +10,13 @@ from kb.settings import EmbedderSettings
 
 def test_bundled_model_gives_normalised_vectors_that_rank_meaning() -> None:
     embedder = load_embedder(EmbedderSettings())
-    vectors = embedder.embed([
-        "How do pilot projects engage employers?",
-        "Companies were involved in the mobility scheme from the start.",
-        "The recipe needs two cups of flour.",
-    ])
+    vectors = embedder.embed(
+        [
+            "How do pilot projects engage employers?",
+            "Companies were involved in the mobility scheme from the start.",
+            "The recipe needs two cups of flour.",
+        ]
+    )
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2

@@ -1,9 +1,10 @@
+import datetime as dt
+
 import pytest
 
 from kb.search import drop_near_duplicates, file_url, reciprocal_rank_fusion
 from kb.store import filter_clause
 from kb.types import DocType, SearchFilters
-import datetime as dt
 
 
 def test_rrf_rewards_agreement_between_rankings() -> None:
@@ -15,8 +16,15 @@ def test_rrf_rewards_agreement_between_rankings() -> None:
 
 
 def test_near_duplicate_passages_are_returned_once() -> None:
-    base = "Private sector engagement remains a key aspect that makes or breaks the success of a pilot project."
-    texts = [base, "An unrelated passage about seasonal work permits in Spain and Portugal.", base + " Indeed."]
+    base = (
+        "Private sector engagement remains a key aspect that makes or breaks "
+        "the success of a pilot project."
+    )
+    texts = [
+        base,
+        "An unrelated passage about seasonal work permits in Spain and Portugal.",
+        base + " Indeed.",
+    ]
     assert drop_near_duplicates(texts, 0.8) == [0, 1]
 
 
@@ -27,6 +35,10 @@ def test_citation_links_open_the_library_copy_at_the_page() -> None:
 
 def test_filters_become_one_store_clause() -> None:
     assert filter_clause(SearchFilters()) is None
-    assert filter_clause(SearchFilters(doc_types=(DocType.news,))) == {"doc_type": {"$in": ["news"]}}
-    clause = filter_clause(SearchFilters(date_from=dt.date(2020, 1, 1), date_to=dt.date(2021, 6, 30)))
+    assert filter_clause(SearchFilters(doc_types=(DocType.news,))) == {
+        "doc_type": {"$in": ["news"]}
+    }
+    clause = filter_clause(
+        SearchFilters(date_from=dt.date(2020, 1, 1), date_to=dt.date(2021, 6, 30))
+    )
     assert clause == {"$and": [{"date": {"$gte": 20200101}}, {"date": {"$lte": 20210630}}]}

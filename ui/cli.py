@@ -35,8 +35,12 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _filters(types: tuple[str, ...], date_from: dt.datetime | None, date_to: dt.datetime | None,
-             languages: tuple[str, ...]) -> SearchFilters:
+def _filters(
+    types: tuple[str, ...],
+    date_from: dt.datetime | None,
+    date_to: dt.datetime | None,
+    languages: tuple[str, ...],
+) -> SearchFilters:
     return SearchFilters(
         doc_types=tuple(DocType(t) for t in types),
         date_from=date_from.date() if date_from else None,
@@ -47,11 +51,22 @@ def _filters(types: tuple[str, ...], date_from: dt.datetime | None, date_to: dt.
 
 def filter_options(func: F) -> F:
     options = [
-        click.option("--type", "types", multiple=True, type=click.Choice([t.value for t in DocType]),
-                     help="Only this document type (repeatable)."),
-        click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Dated on or after."),
-        click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Dated on or before."),
-        click.option("--language", "languages", multiple=True, help="Only this language (repeatable)."),
+        click.option(
+            "--type",
+            "types",
+            multiple=True,
+            type=click.Choice([t.value for t in DocType]),
+            help="Only this document type (repeatable).",
+        ),
+        click.option(
+            "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Dated on or after."
+        ),
+        click.option(
+            "--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Dated on or before."
+        ),
+        click.option(
+            "--language", "languages", multiple=True, help="Only this language (repeatable)."
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print JSON."),
     ]
     for option in reversed(options):
@@ -84,8 +99,9 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
         click.echo(
-            f"{report.files} files: {len(report.added)} documents added, {len(report.updated)} updated, "
-            f"{report.unchanged} files unchanged, {len(report.removed)} removed, {report.duplicates} "
+            f"{report.files} files: {len(report.added)} documents added, "
+            f"{len(report.updated)} updated, {report.unchanged} files unchanged, "
+            f"{len(report.removed)} removed, {report.duplicates} "
             f"duplicate items, {report.skipped} skipped, {len(report.failed)} failed; "
             f"{report.pages} pages, {report.chunks} chunks in {report.seconds:.1f} s"
         )
@@ -99,14 +115,28 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
 @filter_options
 @click.pass_obj
 @user_errors
-def search(settings: Settings, query: str, k: int | None, types: tuple[str, ...],
-           date_from: dt.datetime | None, date_to: dt.datetime | None, languages: tuple[str, ...],
-           as_json: bool) -> None:
+def search(
+    settings: Settings,
+    query: str,
+    k: int | None,
+    types: tuple[str, ...],
+    date_from: dt.datetime | None,
+    date_to: dt.datetime | None,
+    languages: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Find the passages that best match QUERY."""
-    hits = Library(settings).search(query, k, _filters(types, date_from, date_to, languages), MEMBERS)
+    hits = Library(settings).search(
+        query, k, _filters(types, date_from, date_to, languages), MEMBERS
+    )
     if as_json:
-        payload = {"query": query, "results": [
-            {"text": h.text, "score": h.score, "citation": h.citation.model_dump(mode="json")} for h in hits]}
+        payload = {
+            "query": query,
+            "results": [
+                {"text": h.text, "score": h.score, "citation": h.citation.model_dump(mode="json")}
+                for h in hits
+            ],
+        }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(render_hits(hits))
@@ -117,12 +147,45 @@ def search(settings: Settings, query: str, k: int | None, types: tuple[str, ...]
 @filter_options
 @click.pass_obj
 @user_errors
-def ask(settings: Settings, question: str, types: tuple[str, ...], date_from: dt.datetime | None,
-        date_to: dt.datetime | None, languages: tuple[str, ...], as_json: bool) -> None:
+def ask(
+    settings: Settings,
+    question: str,
+    types: tuple[str, ...],
+    date_from: dt.datetime | None,
+    date_to: dt.datetime | None,
+    languages: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Answer QUESTION from the library, citing the passages it rests on."""
-    answer = Library(settings).answer(question, _filters(types, date_from, date_to, languages), MEMBERS)
+    answer = Library(settings).answer(
+        question, _filters(types, date_from, date_to, languages), MEMBERS
+    )
     if as_json:
-        payload = answer.model_dump(mode="json", include={"answer", "citations", "abstained", "see_also"})
+        payload = answer.model_dump(
+            mode="json", include={"answer", "citations", "abstained", "see_also"}
+        )
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(render_answer(answer))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+@user_errors
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the JSON API (/api, docs at /docs) and the chat (/ui)."""
+    import os
+
+    import uvicorn
+
+    from ui.api import create_app
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if settings.base_url == Settings.model_fields["base_url"].default:
+        settings = settings.model_copy(update={"base_url": f"http://{host}:{port}"})
+    library = Library(settings)
+    library.embedder.embed(["warm-up"])  # load the model before the first request, not during it
+    click.echo(f"Serving the library at http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(create_app(settings, library), host=host, port=port, log_level="warning")

@@ -26,7 +26,9 @@ def render_answer(answer: Answer) -> str:
     lines.append("Sources:")
     for c in answer.citations:
         lines.append(f"[{c.n}] {_where(c)}")
-        lines.append(textwrap.fill(f"“{c.quote}”", 100, initial_indent="    ", subsequent_indent="    "))
+        lines.append(
+            textwrap.fill(f"“{c.quote}”", 100, initial_indent="    ", subsequent_indent="    ")
+        )
         lines.append(f"    {c.url}")
     return "\n".join(lines)
 

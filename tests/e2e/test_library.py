@@ -22,7 +22,9 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def test_sample_library_goes_in_whole(sample: tuple[Settings, IngestReport, Path], library: Library) -> None:
+def test_sample_library_goes_in_whole(
+    sample: tuple[Settings, IngestReport, Path], library: Library
+) -> None:
     _, report, _ = sample
     assert report.failed == []
     assert report.files == 5
@@ -30,21 +32,32 @@ def test_sample_library_goes_in_whole(sample: tuple[Settings, IngestReport, Path
     assert len(report.added) == 31 and report.duplicates == 3
     assert report.chunks == library.store.chunk_count()
     types = {d.doc_type for d in library.documents()}
-    assert {DocType.news, DocType.policy_brief, DocType.conference_report, DocType.emn_inform} <= types
+    assert {
+        DocType.news,
+        DocType.policy_brief,
+        DocType.conference_report,
+        DocType.emn_inform,
+    } <= types
 
 
 @pytest.mark.parametrize(
     ("question", "doc_id"),
     [
         ("What did the pilot projects learn about engaging the private sector?", BRIEF),
-        ("Which prerequisites did the IOM list for successful skills mobility partnerships?",
-         "emn-inform-skills-mobility-partnerships-2022"),
-        ("How was digitalisation discussed at the fourth LMPN conference?",
-         "lmpn-conference-2025-from-lessons-to-levers"),
+        (
+            "Which prerequisites did the IOM list for successful skills mobility partnerships?",
+            "emn-inform-skills-mobility-partnerships-2022",
+        ),
+        (
+            "How was digitalisation discussed at the fourth LMPN conference?",
+            "lmpn-conference-2025-from-lessons-to-levers",
+        ),
         ("Who can become a member of the practitioners network?", None),
     ],
 )
-def test_questions_find_the_right_document(library: Library, question: str, doc_id: str | None) -> None:
+def test_questions_find_the_right_document(
+    library: Library, question: str, doc_id: str | None
+) -> None:
     hits = library.search(question, k=5)
     if doc_id:
         assert hits[0].citation.doc_id == doc_id
@@ -79,7 +92,9 @@ def test_questions_the_library_cannot_answer_abstain(library: Library, question:
 
 
 def test_filters_are_applied_in_the_query(library: Library) -> None:
-    news = library.search("labour migration conference", k=10, filters=SearchFilters(doc_types=(DocType.news,)))
+    news = library.search(
+        "labour migration conference", k=10, filters=SearchFilters(doc_types=(DocType.news,))
+    )
     assert news and all(h.citation.doc_type == DocType.news for h in news)
     window = SearchFilters(date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 12, 31))
     dated = library.search("labour migration", k=10, filters=window)
@@ -88,12 +103,16 @@ def test_filters_are_applied_in_the_query(library: Library) -> None:
 
 
 def test_near_duplicates_are_returned_once(library: Library) -> None:
-    hits = library.search("Projects that have been able to continuously consult and update their requirements", k=10)
+    hits = library.search(
+        "Projects that have been able to continuously consult and update their requirements", k=10
+    )
     texts = [_normal(h.text) for h in hits]
     assert len(texts) == len(set(texts))
 
 
-def test_a_second_ingest_changes_nothing(sample: tuple[Settings, IngestReport, Path], library: Library) -> None:
+def test_a_second_ingest_changes_nothing(
+    sample: tuple[Settings, IngestReport, Path], library: Library
+) -> None:
     settings, first, corpus = sample
     generation = library.store.generation()
     chunks = library.store.chunk_count()

@@ -29,18 +29,20 @@ TOPICS = [
 def _regulation(path: Path) -> Path:
     pages = []
     for n, topic in enumerate(TOPICS, start=1):
-        pages.append([
-            f"L 180/{30 + n} EN Official Journal of the European Union 29.6.2024",
-            f"Article {n}",
-            f"Scope of Article {n}",
-            "The competent authority of the Member State concerned shall publish guidance.",
-            topic,
-            f"Provision {n} applies from the first day of month {n + 1} follow-",
-            f"ing its publication, in all {20 + n} Member States concerned.",
-            "Workers shall be informed in a language they understand.",
-            "Complaints are handled by the labour inspectorate.",
-            f"Page {n} of {len(TOPICS)}",
-        ])
+        pages.append(
+            [
+                f"L 180/{30 + n} EN Official Journal of the European Union 29.6.2024",
+                f"Article {n}",
+                f"Scope of Article {n}",
+                "The competent authority of the Member State concerned shall publish guidance.",
+                topic,
+                f"Provision {n} applies from the first day of month {n + 1} follow-",
+                f"ing its publication, in all {20 + n} Member States concerned.",
+                "Workers shall be informed in a language they understand.",
+                "Complaints are handled by the labour inspectorate.",
+                f"Page {n} of {len(TOPICS)}",
+            ]
+        )
     return make_pdf(path, pages, title="Regulation on fair labour mobility")
 
 
@@ -74,14 +76,20 @@ def test_pdf_pages_are_cited_by_physical_page(pdf_library: tuple[Settings, Path]
     assert not answer.abstained and answer.citations[0].page == 3
 
 
-def test_bad_files_are_reported_by_name_and_the_rest_goes_in(pdf_library: tuple[Settings, Path]) -> None:
+def test_bad_files_are_reported_by_name_and_the_rest_goes_in(
+    pdf_library: tuple[Settings, Path],
+) -> None:
     settings, folder = pdf_library
     (folder / "empty.txt").write_bytes(b"")
     (folder / "fake.pdf").write_text("this is not a PDF at all")
     good = (folder / "fair mobility – règlement “2024”.pdf").read_bytes()
     (folder / "truncated.pdf").write_bytes(good[: len(good) // 3])
     (folder / "notes.docx").write_bytes(b"PK\x03\x04")
-    (folder / "latin1.txt").write_bytes("Qualifikationsanerkennung für Pflegekräfte in Österreich und Deutschland.".encode("latin-1"))
+    (folder / "latin1.txt").write_bytes(
+        "Qualifikationsanerkennung für Pflegekräfte in Österreich und Deutschland.".encode(
+            "latin-1"
+        )
+    )
     report = run([folder], settings, progress=False)
     failed = {Path(f.path).name: f.reason for f in report.failed}
     assert failed["empty.txt"] == "empty file (0 bytes)"
@@ -98,9 +106,15 @@ def test_a_changed_file_replaces_its_chunks(settings: Settings, tmp_path: Path) 
     folder = tmp_path / "lib"
     folder.mkdir()
     note = folder / "note.md"
-    note.write_text("# Circular migration\n\nCircular migration schemes let workers return home between seasons.\n")
+    note.write_text(
+        "# Circular migration\n\n"
+        "Circular migration schemes let workers return home between seasons.\n"
+    )
     run([folder], settings, progress=False)
-    note.write_text("# Circular migration\n\nPension rights stay portable when workers return to their countries of origin.\n")
+    note.write_text(
+        "# Circular migration\n\n"
+        "Pension rights stay portable when workers return to their countries of origin.\n"
+    )
     report = run([folder], settings, progress=False)
     assert report.updated == ["note"]
     library = Library(settings)
@@ -109,7 +123,9 @@ def test_a_changed_file_replaces_its_chunks(settings: Settings, tmp_path: Path) 
     assert library.store.chunk_count() == 1
 
 
-def test_cli_json_shapes_and_failure_exit_code(pdf_library: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_json_shapes_and_failure_exit_code(
+    pdf_library: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings, folder = pdf_library
     monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("KB_STORE__PREFIX", settings.store.prefix)
@@ -120,11 +136,29 @@ def test_cli_json_shapes_and_failure_exit_code(pdf_library: tuple[Settings, Path
     result = runner.invoke(cli, ["search", "recruitment fees", "--k", "2", "--json"])
     payload = json.loads(result.output)
     assert set(payload) == {"query", "results"} and len(payload["results"]) == 2
-    assert set(payload["results"][0]["citation"]) == {"doc_id", "title", "doc_type", "date", "page", "source", "url"}
+    assert set(payload["results"][0]["citation"]) == {
+        "doc_id",
+        "title",
+        "doc_type",
+        "date",
+        "page",
+        "source",
+        "url",
+    }
     result = runner.invoke(cli, ["ask", "Who pays the recruitment fees?", "--json"])
     answer = json.loads(result.output)
     assert answer["abstained"] is False
-    assert set(answer["citations"][0]) == {"n", "quote", "doc_id", "title", "doc_type", "date", "page", "source", "url"}
+    assert set(answer["citations"][0]) == {
+        "n",
+        "quote",
+        "doc_id",
+        "title",
+        "doc_type",
+        "date",
+        "page",
+        "source",
+        "url",
+    }
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     result = runner.invoke(cli, ["ingest", str(folder)])
     assert result.exit_code == 1 and "broken.pdf" in result.output
@@ -134,13 +168,18 @@ def test_cli_json_shapes_and_failure_exit_code(pdf_library: tuple[Settings, Path
 def test_real_pdfs_give_page_accurate_hits(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "pdfs"
     folder.mkdir()
-    for name in ("de_iw_checklist_non_eu_professionals.pdf", "de_shortage_occupations_18g.pdf",
-                 "eu_charter_fundamental_rights_2000-c364-01.pdf"):
+    for name in (
+        "de_iw_checklist_non_eu_professionals.pdf",
+        "de_shortage_occupations_18g.pdf",
+        "eu_charter_fundamental_rights_2000-c364-01.pdf",
+    ):
         shutil.copy(EVAL_PDFS / name, folder / name)
     report = run([folder], settings, progress=False)
     assert report.failed == [] and report.pages == 29
     library = Library(settings)
     hit = library.search("right to asylum", k=3)[0]
     assert hit.citation.doc_id == "eu-charter-fundamental-rights-2000-c364-01"
-    page = next(p for p in library.pages(hit.citation.doc_id, MEMBERS) if p.number == hit.citation.page)
+    page = next(
+        p for p in library.pages(hit.citation.doc_id, MEMBERS) if p.number == hit.citation.page
+    )
     assert hit.text in page.text and "asylum" in page.text.lower()

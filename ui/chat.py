@@ -1,0 +1,218 @@
+"""The Gradio chat, mounted at /ui: ask (answers with their citations beside them), find
+sources (passages grouped by document), and the library's list. Every handler calls the same
+`Library` methods as the CLI and the API; errors reach the user as gr.Error messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urlsplit
+
+import gradio as gr
+
+from kb.answer import NO_ANSWER
+from kb.errors import KBError
+from kb.library import EVERYONE, Library
+from kb.types import Answer, DocType, Hit, Reference, SearchFilters
+
+MAX_CHARS = 2000
+EXAMPLES = [
+    "What did the pilot projects learn about engaging the private sector?",
+    "Which prerequisites did the IOM list for skills mobility partnerships?",
+    "How was digitalisation discussed at the fourth LMPN conference?",
+]
+CSS = """
+#citations blockquote { margin: 0.3em 0 0.6em 0; border-left: 3px solid #8aa; padding-left: 0.6em; }
+#citations { max-height: 640px; overflow-y: auto; }
+"""
+
+
+def _link(ref: Reference) -> str:
+    """A link relative to the server, so it works whichever address the page was opened at."""
+    parts = urlsplit(ref.url)
+    return parts.path + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def _label(ref: Reference) -> str:
+    bits = [ref.doc_type.value.replace("_", " ")]
+    if ref.date:
+        bits.append(ref.date.isoformat())
+    if ref.page:
+        bits.append(f"p. {ref.page}")
+    return " · ".join(bits)
+
+
+def citations_markdown(answer: Answer) -> str:
+    if answer.abstained:
+        lines = ["**No passage in the library answers this.** Closest documents:", ""]
+        lines += [f"- [{r.title}]({_link(r)}) · {_label(r)}" for r in answer.see_also]
+        return "\n".join(lines)
+    blocks = []
+    for c in answer.citations:
+        page = f"open at page {c.page}" if c.page else "open the source"
+        blocks.append(
+            f"**[{c.n}] {c.title}**  \n{_label(c)}\n\n> {c.quote}\n\n[{page}]({_link(c)})"
+        )
+    return "\n\n".join(blocks)
+
+
+def answer_markdown(answer: Answer) -> str:
+    if answer.abstained:
+        titles = "; ".join(r.title for r in answer.see_also)
+        return f"{NO_ANSWER} The closest documents are: {titles}." if titles else NO_ANSWER
+    return answer.answer
+
+
+def sources_markdown(hits: list[Hit]) -> str:
+    if not hits:
+        return "No passages found."
+    grouped: OrderedDict[str, list[Hit]] = OrderedDict()
+    for hit in hits:
+        grouped.setdefault(hit.citation.doc_id, []).append(hit)
+    blocks = []
+    for group in grouped.values():
+        ref = group[0].citation
+        lines = [f"### {ref.title}", f"{_label(ref).split(' · p.')[0]}", ""]
+        for hit in group:
+            where = f"page {hit.citation.page}" if hit.citation.page else "passage"
+            lines.append(f"- [{where}]({_link(hit.citation)}): {hit.text[:500]}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def parse_filters(
+    types: list[str], date_from: str, date_to: str, languages: list[str]
+) -> SearchFilters:
+    """The chat's filter widgets as SearchFilters; a malformed date is the user's to fix."""
+
+    def day(value: str, name: str) -> dt.date | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise gr.Error(f"{name} must be a date like 2024-01-31, not '{value}'.") from None
+
+    start, end = day(date_from, "From"), day(date_to, "To")
+    if start and end and start > end:
+        raise gr.Error("The 'From' date is after the 'To' date.")
+    return SearchFilters(
+        doc_types=tuple(DocType(t) for t in types or []),
+        date_from=start,
+        date_to=end,
+        languages=tuple(languages or []),
+    )
+
+
+def _check(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise gr.Error("Type a question first.")
+    if len(text) > MAX_CHARS:
+        raise gr.Error(f"Please keep it under {MAX_CHARS} characters.")
+    return text
+
+
+def build_chat(library: Library) -> gr.Blocks:
+    def ask(
+        question: str,
+        history: list[dict[str, Any]],
+        types: list[str],
+        date_from: str,
+        date_to: str,
+        languages: list[str],
+    ) -> tuple[list[dict[str, Any]], str, str]:
+        question = _check(question)
+        try:
+            answer = library.answer(
+                question, parse_filters(types, date_from, date_to, languages), EVERYONE
+            )
+        except KBError as e:
+            raise gr.Error(str(e)) from e
+        history = [
+            *history,
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer_markdown(answer)},
+        ]
+        return history, citations_markdown(answer), ""
+
+    def find(
+        query: str, types: list[str], date_from: str, date_to: str, languages: list[str]
+    ) -> str:
+        query = _check(query)
+        try:
+            hits = library.search(
+                query, 20, parse_filters(types, date_from, date_to, languages), EVERYONE
+            )
+        except KBError as e:
+            raise gr.Error(str(e)) from e
+        return sources_markdown(hits)
+
+    def catalogue() -> list[list[Any]]:
+        return [
+            [
+                d.title,
+                d.doc_type.value,
+                d.date.isoformat() if d.date else "",
+                d.language,
+                d.pages or "",
+                f"/api/documents/{d.doc_id}/file",
+            ]
+            for d in library.documents(EVERYONE)
+        ]
+
+    with gr.Blocks(title="Publications knowledge base") as blocks:
+        gr.Markdown(
+            "## Labour migration library\nAnswers quote the library's passages; "
+            "each quote links to its source."
+        )
+        with gr.Accordion("Filters", open=False):
+            with gr.Row():
+                types = gr.CheckboxGroup(
+                    [t.value for t in DocType], label="Document type", elem_id="types"
+                )
+                languages = gr.CheckboxGroup(
+                    ["en", "de", "fr"], label="Language", elem_id="languages"
+                )
+            with gr.Row():
+                date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="date-from")
+                date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="date-to")
+        filters = [types, date_from, date_to, languages]
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(elem_id="chat", height=480, label="Answers")
+                    with gr.Row():
+                        question = gr.Textbox(
+                            placeholder="Ask about the library…",
+                            show_label=False,
+                            elem_id="question",
+                            scale=5,
+                        )
+                        ask_button = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+                    gr.Examples(EXAMPLES, inputs=question)
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    cited = gr.Markdown("Citations appear here.", elem_id="citations")
+            for trigger in (ask_button.click, question.submit):
+                trigger(ask, [question, chat, *filters], [chat, cited, question])
+        with gr.Tab("Find sources"):
+            with gr.Row():
+                query = gr.Textbox(
+                    placeholder="Search passages…", show_label=False, elem_id="query", scale=5
+                )
+                find_button = gr.Button("Find", variant="primary", elem_id="find", scale=1)
+            found = gr.Markdown(elem_id="sources")
+            for trigger in (find_button.click, query.submit):
+                trigger(find, [query, *filters], found)
+        with gr.Tab("Library"):
+            table = gr.Dataframe(
+                headers=["Title", "Type", "Date", "Language", "Pages", "File"],
+                interactive=False,
+                elem_id="library",
+                wrap=True,
+            )
+        blocks.load(catalogue, None, table)
+    return blocks
