@@ -35,7 +35,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp) / "data")
         load_embedder(settings.embedder).embed(["warm-up"])  # model load is not ingestion
         started = time.perf_counter()
-        report = run([folder], settings)
+        report = run(sorted(folder.glob("*.pdf")), settings)
         total = time.perf_counter() - started
         library = Library(settings)
         texts = []

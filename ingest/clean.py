@@ -87,6 +87,12 @@ class CleanStats:
     duplicate_paragraphs: int = 0
     lines_in: int = 0
 
+    def add(self, other: CleanStats) -> None:
+        self.hyphen_repairs += other.hyphen_repairs
+        self.header_footer_lines += other.header_footer_lines
+        self.duplicate_paragraphs += other.duplicate_paragraphs
+        self.lines_in += other.lines_in
+
 
 def normalise_characters(text: str) -> str:
     """Ligatures, non-breaking and odd spaces, soft hyphens, line endings."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import multiprocessing
 import os
-import re
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,16 +23,18 @@ from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from ingest.catalogue import CATALOGUE_NAME, Catalogue, read_catalogue
-from ingest.chunk import chunk_pages, make_splitter
-from ingest.clean import CleanStats, clean_pages, find_headings
-from ingest.listing import is_listing, split_listing
-from ingest.parse import RawFile, is_supported, read_file
+from ingest.clean import CleanStats
+from ingest.parse import is_supported
+from ingest.prepare import FileTask, PreparedFile, prepare_file
 from kb import lexical
-from kb.errors import IndexBusy, KBError, ParseError
+from kb.errors import IndexBusy
 from kb.library import Library
 from kb.settings import Settings
 from kb.text import index_text
-from kb.types import Access, DocType, Document, Heading, Page, ParsedDocument
+from kb.types import Chunk, Document, ParsedDocument
+
+_POOL_MIN_FILES = 4
+_LOOKAHEAD = 2
 
 
 class FileFailure(BaseModel):
@@ -81,10 +85,6 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
-
-
 def discover(paths: Sequence[Path], report: IngestReport) -> list[tuple[Path, Path]]:
     """(root, file) for every supported file; symlinked folders are not followed (no loops)."""
     found: list[tuple[Path, Path]] = []
@@ -113,73 +113,6 @@ def discover(paths: Sequence[Path], report: IngestReport) -> list[tuple[Path, Pa
     return found
 
 
-def _headings(text: str) -> tuple[Heading, ...]:
-    return tuple(Heading(offset=o, text=t) for o, t in find_headings(text))
-
-
-def _title(path: Path, raw: RawFile, pages: list[Page]) -> str:
-    if raw.title:
-        return raw.title
-    for page in pages:
-        if page.headings:
-            return page.headings[0].text
-    return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
-
-
-def build_documents(
-    root: Path,
-    path: Path,
-    raw: RawFile,
-    catalogue: Catalogue,
-    digest: str,
-    settings: Settings,
-    stats: CleanStats,
-) -> list[ParsedDocument]:
-    """Cleaned documents of one file: one, or one per dated item of a listing page."""
-    entry = catalogue.entry(path)
-    texts = clean_pages(
-        [p.text for p in raw.pages], settings.parsing.header_footer_min_share, stats
-    )
-    pages = [
-        Page(number=r.number, label=r.label, text=t, headings=_headings(t))
-        for r, t in zip(raw.pages, texts, strict=True)
-    ]
-    rel = (
-        path.resolve().relative_to(root.resolve())
-        if path.resolve().is_relative_to(root.resolve())
-        else Path(path.name)
-    )
-    base = Document(
-        doc_id=slug(rel.with_suffix("").as_posix()),
-        title=entry.title or _title(path, raw, pages),
-        doc_type=entry.doc_type or DocType.other,
-        date=entry.date,
-        language=entry.language or "en",
-        access=entry.access or Access.public,
-        source=str(path.resolve()),
-        url=entry.url,
-        content_type=raw.content_type,
-        file_hash=digest,
-        pages=sum(1 for p in raw.pages if p.number),
-    )
-    if raw.content_type != "application/pdf" and len(texts) == 1 and is_listing(texts[0]):
-        return [
-            ParsedDocument(
-                document=base.model_copy(
-                    update={
-                        "doc_id": f"item-{item.key}",
-                        "title": item.title,
-                        "date": item.date,
-                        "doc_type": entry.doc_type or DocType.news,
-                    }
-                ),
-                pages=(Page(text=item.text, headings=_headings(item.text)),),
-            )
-            for item in split_listing(texts[0])
-        ]
-    return [ParsedDocument(document=base, pages=tuple(p for p in pages if p.text))]
-
-
 class _Run:
     """One ingest run's state: the library it writes to and the report it fills."""
 
@@ -187,7 +120,6 @@ class _Run:
         self.library = library
         self.store = library.store
         self.report = report
-        self.splitter = make_splitter(library.settings.chunking, library.embedder.tokenize)
         self.stats = CleanStats()
         self.by_source: dict[str, list[Document]] = {}
         for doc in self.store.documents():
@@ -205,41 +137,45 @@ class _Run:
                 return self.catalogues[folder]
             folder = folder.parent
 
-    def ingest_file(self, root: Path, path: Path) -> None:
-        source = str(path.resolve())
+    def task(self, root: Path, path: Path) -> FileTask | None:
+        """The work a file needs, or None when it is indexed already with the same content."""
         digest = file_hash(path)
-        previous = self.by_source.get(source, [])
         catalogue = self.catalogue(root, path)
+        previous = self.by_source.get(str(path.resolve()), [])
         if previous and all(d.file_hash == digest for d in previous):
             self.report.unchanged += 1
             self._refresh_metadata(previous, catalogue, path)
+            return None
+        return FileTask(root=root, path=path, digest=digest, catalogue=catalogue)
+
+    def write(self, prepared: PreparedFile) -> None:
+        """Embed and store the documents of one prepared file, replacing what it held before."""
+        path = prepared.task.path
+        self.report.warnings.extend(prepared.warnings)
+        self.stats.add(prepared.stats)
+        if prepared.error is not None:
+            self.report.failed.append(FileFailure(path=str(path), reason=prepared.error))
             return
-        raw = read_file(path, self.library.settings.parsing)
-        self.report.warnings.extend(raw.warnings)
+        source = str(path.resolve())
         produced = set()
-        for parsed in build_documents(
-            root, path, raw, catalogue, digest, self.library.settings, self.stats
-        ):
+        for parsed, chunks in prepared.documents:
             doc = parsed.document
             owner = self.known.get(doc.doc_id)
             if owner is not None and owner.source != source:
                 self.report.duplicates += 1  # the same item, already indexed from another page
                 continue
             produced.add(doc.doc_id)
-            self._write(parsed)
+            self._write_document(parsed, chunks)
             (self.report.updated if owner else self.report.added).append(doc.doc_id)
-        for old in previous:
+        for old in self.by_source.get(source, []):
             if old.doc_id not in produced:
                 self.store.delete_document(old.doc_id)
                 self.report.removed.append(old.doc_id)
 
-    def _write(self, parsed: ParsedDocument) -> None:
+    def _write_document(self, parsed: ParsedDocument, chunks: list[Chunk]) -> None:
         doc = parsed.document
-        chunks = chunk_pages(doc.doc_id, parsed.pages, self.splitter)
-        if not chunks:
-            raise ParseError(doc.source, "no text left to index after clean-up")
         texts = [index_text(doc.title, c.section, c.text) for c in chunks]
-        vectors = self.library.embedder.embed(texts + [doc.title])
+        vectors = self.library.embedder.embed([*texts, doc.title])
         self.store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
         self.known[doc.doc_id] = doc
         self.report.pages += doc.pages or len(parsed.pages)
@@ -263,6 +199,29 @@ class _Run:
             if changes:
                 self.store.update_metadata(doc.model_copy(update=changes))
                 self.report.updated.append(doc.doc_id)
+
+
+def prepare_all(tasks: list[FileTask], settings: Settings) -> Iterator[PreparedFile]:
+    """Prepared files in order. With several files, a worker process reads and chunks the next
+    files while this process embeds the current one (parsing then costs almost no time)."""
+    if len(tasks) < _POOL_MIN_FILES:
+        yield from (prepare_file(task, settings) for task in tasks)
+        return
+    # spawn, not fork: this process already runs onnxruntime and Chroma threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        pending: deque[Future[PreparedFile]] = deque()
+        queue = iter(tasks)
+        for task in queue:
+            pending.append(pool.submit(prepare_file, task, settings))
+            if len(pending) >= _LOOKAHEAD:
+                break
+        while pending:
+            prepared = pending.popleft().result()
+            next_task = next(queue, None)
+            if next_task is not None:
+                pending.append(pool.submit(prepare_file, next_task, settings))
+            yield prepared
 
 
 def recover(library: Library, report: IngestReport) -> None:
@@ -291,16 +250,25 @@ def run(paths: Sequence[Path], settings: Settings, progress: bool | None = None)
         ingest = _Run(library, report)
         files = discover(paths, report)
         report.files = len(files)
-        bar = tqdm(files, unit="file", disable=None if progress is None else not progress)
-        for root, path in bar:
-            bar.set_postfix_str(path.name[:40], refresh=False)
+        bar = tqdm(
+            total=len(files), unit="file", disable=None if progress is None else not progress
+        )
+        tasks = []
+        for root, path in files:
             try:
-                ingest.ingest_file(root, path)
-            except KBError as e:
-                reason = e.reason if isinstance(e, ParseError) else str(e)
-                report.failed.append(FileFailure(path=str(path), reason=reason))
-            except Exception as e:  # one bad file must not stop the library
-                report.failed.append(FileFailure(path=str(path), reason=f"{type(e).__name__}: {e}"))
+                task = ingest.task(root, path)
+            except OSError as e:
+                report.failed.append(FileFailure(path=str(path), reason=e.strerror or str(e)))
+                task = None
+            if task is None:
+                bar.update()
+            else:
+                tasks.append(task)
+        for prepared in prepare_all(tasks, settings):
+            bar.set_postfix_str(prepared.task.path.name[:40], refresh=False)
+            ingest.write(prepared)
+            bar.update()
+        bar.close()
         lexical.load_or_build(library.store, settings.data_dir)
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,

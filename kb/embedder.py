@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from kb.errors import ModelMissing
 from kb.settings import EmbedderSettings
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -56,6 +59,7 @@ def _verified(path: Path, expected: str, package: str) -> Path:
     return path
 
 
+@cache
 def bundled_model_files() -> tuple[Path, Path]:
     """Paths of the ONNX model and tokenizer, checked against their known sha256."""
     try:
@@ -81,6 +85,24 @@ def bundled_model_files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
+@cache
+def _tokenizer(settings: EmbedderSettings) -> Tokenizer:
+    from tokenizers import Tokenizer
+
+    _, tokenizer_path = bundled_model_files()
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    # The file fixes truncation and padding at 128; we want 256 and pad-to-longest.
+    tokenizer.enable_truncation(settings.max_tokens)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+def load_tokenizer(settings: EmbedderSettings) -> Callable[[str], list[int]]:
+    """The embedder's tokenizer alone (to size chunks), without loading the model."""
+    tokenizer = _tokenizer(settings)
+    return lambda text: list(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
 class MiniLMInt8:
     """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the mask, then L2 normalisation."""
 
@@ -89,14 +111,10 @@ class MiniLMInt8:
 
     def __init__(self, settings: EmbedderSettings) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
-        model_path, tokenizer_path = bundled_model_files()
+        model_path, _ = bundled_model_files()
         self._batch_size = settings.batch_size
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        # The file fixes truncation and padding at 128; we want 256 and pad-to-longest.
-        self._tokenizer.enable_truncation(settings.max_tokens)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = _tokenizer(settings)
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
