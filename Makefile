@@ -1,11 +1,12 @@
-# Everyday commands. `make demo` sets everything up on a fresh machine (Python 3.11 only)
-# and answers a question from the sample library; `make test` runs the tests.
+# Everyday commands. On a fresh machine (Python 3.11 only): `make serve` sets everything up,
+# ingests the sample library and serves the chat and the API; `make test` runs the tests.
+# `make demo` answers one question from the command line instead of serving.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= What did the pilot projects learn about engaging the private sector?
 
-.PHONY: setup demo ingest test test-fast lint bench clean
+.PHONY: setup demo serve ingest test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ ingest: setup
 
 demo: ingest
 	$(BIN)/kb ask "$(QUESTION)"
+
+serve: ingest
+	$(BIN)/kb serve --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
 test: setup
 	$(BIN)/pytest -q

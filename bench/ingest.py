@@ -48,12 +48,13 @@ def main() -> None:
         library.embedder.embed(texts)
         embed_only = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"files            {report.files} ({len(report.failed)} failed)")
     print(f"pages            {report.pages}")
     print(f"chunks           {report.chunks}")
     print(f"seconds          {total:.1f}")
     print(f"chunks/second    {report.chunks / total:.1f}")
-    print(f"peak memory      {peak_mb:.0f} MB")
+    print(f"peak memory      {peak_mb:.0f} MB (parsing worker {worker_mb:.0f} MB)")
     print(f"embedding alone  {embed_only:.1f} s")
     print(f"pipeline/embed   {total / embed_only:.2f}")
     print(f"clean-up         {report.clean}")

@@ -58,10 +58,16 @@ def citations_markdown(answer: Answer) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
+    """One quoted sentence per line, each with its marker: easier to check than a paragraph."""
     if answer.abstained:
         titles = "; ".join(r.title for r in answer.see_also)
         return f"{NO_ANSWER} The closest documents are: {titles}." if titles else NO_ANSWER
-    return answer.answer
+    return "\n".join(f"- {c.quote} **[{c.n}]**" for c in answer.citations)
+
+
+def _excerpt(text: str, limit: int = 420) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def sources_markdown(hits: list[Hit]) -> str:
@@ -73,10 +79,11 @@ def sources_markdown(hits: list[Hit]) -> str:
     blocks = []
     for group in grouped.values():
         ref = group[0].citation
-        lines = [f"### {ref.title}", f"{_label(ref).split(' · p.')[0]}", ""]
+        lines = [f"### [{ref.title}]({_link(ref)})", f"{_label(ref).split(' · p.')[0]}", ""]
         for hit in group:
-            where = f"page {hit.citation.page}" if hit.citation.page else "passage"
-            lines.append(f"- [{where}]({_link(hit.citation)}): {hit.text[:500]}")
+            where = f"p. {hit.citation.page}" if hit.citation.page else "open"
+            section = f"*{hit.section}* — " if hit.section else ""
+            lines.append(f"- [{where}]({_link(hit.citation)}) {section}{_excerpt(hit.text)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -150,18 +157,15 @@ def build_chat(library: Library) -> gr.Blocks:
             raise gr.Error(str(e)) from e
         return sources_markdown(hits)
 
-    def catalogue() -> list[list[Any]]:
-        return [
-            [
-                d.title,
-                d.doc_type.value,
-                d.date.isoformat() if d.date else "",
-                d.language,
-                d.pages or "",
-                f"/api/documents/{d.doc_id}/file",
-            ]
-            for d in library.documents(EVERYONE)
-        ]
+    def catalogue() -> str:
+        rows = ["| Title | Type | Date | Language | Pages |", "|---|---|---|---|---|"]
+        for d in library.documents(EVERYONE):
+            title = d.title.replace("|", "\\|")
+            kind = d.doc_type.value.replace("_", " ")
+            date = d.date.isoformat() if d.date else ""
+            link = f"/api/documents/{d.doc_id}/file"
+            rows.append(f"| [{title}]({link}) | {kind} | {date} | {d.language} | {d.pages or ''} |")
+        return "\n".join(rows)
 
     with gr.Blocks(title="Publications knowledge base") as blocks:
         gr.Markdown(
@@ -208,11 +212,6 @@ def build_chat(library: Library) -> gr.Blocks:
             for trigger in (find_button.click, query.submit):
                 trigger(find, [query, *filters], found)
         with gr.Tab("Library"):
-            table = gr.Dataframe(
-                headers=["Title", "Type", "Date", "Language", "Pages", "File"],
-                interactive=False,
-                elem_id="library",
-                wrap=True,
-            )
+            table = gr.Markdown(elem_id="library")
         blocks.load(catalogue, None, table)
     return blocks

@@ -1,0 +1,104 @@
+"""The chat in a real headless Chromium against `kb serve` running as its own process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import IngestReport
+from kb.settings import Settings
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(sample: tuple[Settings, IngestReport, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = sample[0]
+    port = _free_port()
+    env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_STORE__PREFIX": settings.store.prefix,
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "ui", "serve", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"kb serve did not start; see {log.name}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            viewport={"width": 1400, "height": 1000},
+        )
+        yield context.new_page()
+        context.close()
+
+
+def test_asking_in_the_chat_shows_cited_passages(server: str, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server}/")
+    question = page.locator("#question textarea")
+    question.wait_for(timeout=30_000)
+    question.fill("What did the pilot projects learn about engaging the private sector?")
+    page.locator("#ask").click()
+    citations = page.locator("#citations")
+    citations.get_by_text("[1]").first.wait_for(timeout=60_000)
+    links = citations.locator("a[href*='/api/documents/']")
+    assert links.count() >= 1
+    href = links.first.get_attribute("href")
+    assert href and href.startswith("/api/documents/")
+    assert "Pilot Projects on Legal Migration" in citations.inner_text()
+    assert "[1]" in page.locator("#chat").inner_text()
+    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+    assert (tmp_path / "chat.png").stat().st_size > 10_000
+    # The link opens the library's copy of the source.
+    with urllib.request.urlopen(f"{server}{href.split('#')[0]}") as response:
+        assert response.status == 200 and b"Pilot Projects" in response.read()
+
+
+def test_a_question_the_library_cannot_answer_says_so(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server}/ui/")
+    question = page.locator("#question textarea")
+    question.wait_for(timeout=30_000)
+    question.fill("How do I bake sourdough bread?")
+    page.locator("#ask").click()
+    page.locator("#citations").get_by_text("No passage in the library answers this").wait_for(timeout=60_000)
+    assert "The library holds no passage that answers this" in page.locator("#chat").inner_text()
