@@ -234,8 +234,17 @@ def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(max(0, len(words) - n + 1))}
 
 
+def _may_be_pull_quote(paragraph: str, min_words: int) -> bool:
+    # Numbered provisions, list items and table rows repeat their wording on purpose.
+    return (
+        len(paragraph.split()) >= min_words
+        and not _BULLET.match(paragraph)
+        and not re.match(r"\s*(\(|\d|article\b)", paragraph, re.I)
+    )
+
+
 def drop_repeated_paragraphs(
-    text: str, stats: CleanStats, min_words: int = 12, threshold: float = 0.5
+    text: str, stats: CleanStats, min_words: int = 15, threshold: float = 0.5
 ) -> str:
     """Index a repeated pull-quote once: drop a paragraph that mostly repeats longer ones."""
     paragraphs = text.split("\n\n")
@@ -243,7 +252,7 @@ def drop_repeated_paragraphs(
     keep: list[str] = []
     for i, para in enumerate(paragraphs):
         own = shingles[i]
-        if len(para.split()) >= min_words and own:
+        if own and _may_be_pull_quote(para, min_words):
             # The pull-quote is the shorter copy; of two equal copies the later one goes.
             others: set[tuple[str, ...]] = set()
             for j, other in enumerate(paragraphs):
@@ -263,10 +272,15 @@ def clean_pages(
     stats = stats or CleanStats()
     normalised = [normalise_characters(p) for p in pages]
     stripped = strip_running_lines(normalised, min_share, stats)
+    # Legal texts repeat formulae that look like pull-quotes (measured on the real PDFs:
+    # 50-100% shared wording between distinct provisions), so on paged documents only exact
+    # repeats go. Text captured without pages (like the policy brief seed) has no page to
+    # localise its pull-quotes, which paraphrase the body (46-79% shared wording).
+    threshold = 1.0 if len(pages) > 1 else 0.5
     out = []
     for page in stripped:
         text = unwrap_lines(rejoin_hyphenated(page, stats))
-        out.append(drop_repeated_paragraphs(text, stats).strip())
+        out.append(drop_repeated_paragraphs(text, stats, threshold=threshold).strip())
     return out
 
 

@@ -6,6 +6,7 @@ every claim is checkable. An evidence gate abstains when no passage really answe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 NO_ANSWER = "The library holds no passage that answers this."
 _STEMMER = Stemmer.Stemmer("english")
 _MIN_SENTENCE_WORDS = 6
+_SENTENCE_END = re.compile(r"[.!?;:][\"”’)\]]*$|\[\d+\][.]?$")
+# Footnotes and references ("[3] IOM, ..., last accessed 3 January 2022") answer nothing.
+_REFERENCE = re.compile(
+    r"^\s*(\[\d+\]|\d{1,3}\s+[A-Z])|last accessed|Available at:|https?://", re.I
+)
 _MAX_SENTENCE_CHARS = 600
 
 
@@ -64,6 +70,8 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, str]]:
             if (
                 len(sentence.split()) >= _MIN_SENTENCE_WORDS
                 and len(sentence) <= _MAX_SENTENCE_CHARS
+                and not _REFERENCE.search(sentence)
+                and _SENTENCE_END.search(sentence)  # a heading is not an answer
             ):
                 found.append((i, sentence))
     return found
