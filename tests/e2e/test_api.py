@@ -22,42 +22,78 @@ def client(sample: tuple[Settings, IngestReport, Path], library: Library) -> Tes
         yield client  # type: ignore[misc]
 
 
-def test_health_counts_the_library(client: TestClient, sample: tuple[Settings, IngestReport, Path]) -> None:
+def test_health_counts_the_library(
+    client: TestClient, sample: tuple[Settings, IngestReport, Path]
+) -> None:
     body = client.get("/api/health").json()
-    assert body == {"status": "ok", "documents": 31, "chunks": sample[1].chunks,
-                    "embedder": "all-MiniLM-L6-v2-int8"}
+    assert body == {
+        "status": "ok",
+        "documents": 31,
+        "chunks": sample[1].chunks,
+        "embedder": "all-MiniLM-L6-v2-int8",
+    }
 
 
 def test_search_returns_cited_passages(client: TestClient) -> None:
-    response = client.post("/api/search", json={"query": "engaging the private sector in pilot projects", "k": 3})
+    response = client.post(
+        "/api/search", json={"query": "engaging the private sector in pilot projects", "k": 3}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["query"] == "engaging the private sector in pilot projects"
     assert len(body["results"]) == 3
     first = body["results"][0]
     assert set(first) == {"text", "score", "citation"}
-    assert set(first["citation"]) == {"doc_id", "title", "doc_type", "date", "page", "source", "url"}
+    assert set(first["citation"]) == {
+        "doc_id",
+        "title",
+        "doc_type",
+        "date",
+        "page",
+        "source",
+        "url",
+    }
     assert first["citation"]["url"].endswith(f"/api/documents/{first['citation']['doc_id']}/file")
 
 
 def test_search_filters_really_filter(client: TestClient) -> None:
-    body = client.post("/api/search", json={
-        "query": "labour migration", "k": 20,
-        "filters": {"doc_type": ["news"], "date_from": "2024-01-01", "date_to": "2024-12-31"}}).json()
+    body = client.post(
+        "/api/search",
+        json={
+            "query": "labour migration",
+            "k": 20,
+            "filters": {"doc_type": ["news"], "date_from": "2024-01-01", "date_to": "2024-12-31"},
+        },
+    ).json()
     assert body["results"]
     for result in body["results"]:
         assert result["citation"]["doc_type"] == "news"
         assert result["citation"]["date"].startswith("2024-")
-    none = client.post("/api/search", json={"query": "labour migration", "filters": {"language": ["de"]}})
+    none = client.post(
+        "/api/search", json={"query": "labour migration", "filters": {"language": ["de"]}}
+    )
     assert none.json()["results"] == []
 
 
 def test_ask_answers_with_verbatim_quotes(client: TestClient, library: Library) -> None:
-    body = client.post("/api/ask", json={"question": "What did the pilot projects learn about engaging the private sector?"}).json()
+    body = client.post(
+        "/api/ask",
+        json={"question": "What did the pilot projects learn about engaging the private sector?"},
+    ).json()
     assert body["abstained"] is False
     assert any(c["doc_id"] == BRIEF for c in body["citations"])
     for c in body["citations"]:
-        assert set(c) >= {"n", "quote", "doc_id", "title", "doc_type", "date", "page", "source", "url"}
+        assert set(c) >= {
+            "n",
+            "quote",
+            "doc_id",
+            "title",
+            "doc_type",
+            "date",
+            "page",
+            "source",
+            "url",
+        }
         assert any(c["quote"] in p.text for p in library.pages(c["doc_id"]))
 
 
@@ -70,14 +106,18 @@ def test_documents_list_filters_and_pages(client: TestClient) -> None:
     everything = client.get("/api/documents", params={"limit": 200}).json()
     assert everything["total"] == 31 == len(everything["documents"])
     page = client.get("/api/documents", params={"limit": 10, "offset": 10}).json()
-    assert [d["doc_id"] for d in page["documents"]] == [d["doc_id"] for d in everything["documents"][10:20]]
+    assert [d["doc_id"] for d in page["documents"]] == [
+        d["doc_id"] for d in everything["documents"][10:20]
+    ]
     briefs = client.get("/api/documents", params={"doc_type": "policy_brief"}).json()
     assert briefs["total"] == 1 and briefs["documents"][0]["doc_id"] == BRIEF
     dated = client.get("/api/documents", params={"date_from": "2025-01-01"}).json()
     assert dated["total"] == 2 and all(d["date"] >= "2025-01-01" for d in dated["documents"])
 
 
-def test_one_document_and_its_file(client: TestClient, sample: tuple[Settings, IngestReport, Path]) -> None:
+def test_one_document_and_its_file(
+    client: TestClient, sample: tuple[Settings, IngestReport, Path]
+) -> None:
     meta = client.get(f"/api/documents/{BRIEF}").json()
     assert meta["doc_type"] == "policy_brief" and meta["date"] == "2020-11-04"
     response = client.get(f"/api/documents/{BRIEF}/file")
@@ -87,7 +127,9 @@ def test_one_document_and_its_file(client: TestClient, sample: tuple[Settings, I
     assert response.content == (corpus / "mpf-policy-brief-pilot-projects-2020.txt").read_bytes()
 
 
-@pytest.mark.parametrize("doc_id", ["nope", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "catalogue"])
+@pytest.mark.parametrize(
+    "doc_id", ["nope", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "catalogue"]
+)
 def test_unknown_documents_and_paths_are_refused(client: TestClient, doc_id: str) -> None:
     assert client.get(f"/api/documents/{doc_id}").status_code == 404
     assert client.get(f"/api/documents/{doc_id}/file").status_code == 404
@@ -103,7 +145,10 @@ def test_unknown_documents_and_paths_are_refused(client: TestClient, doc_id: str
         ("/api/search", {"query": "visa", "k": 51}),
         ("/api/search", {"query": "visa", "filters": {"date_from": "2024-13-01"}}),
         ("/api/search", {"query": "visa", "filters": {"date_from": "yesterday"}}),
-        ("/api/search", {"query": "visa", "filters": {"date_from": "2024-05-01", "date_to": "2024-01-01"}}),
+        (
+            "/api/search",
+            {"query": "visa", "filters": {"date_from": "2024-05-01", "date_to": "2024-01-01"}},
+        ),
         ("/api/search", {"query": "visa", "filters": {"doc_type": ["novel"]}}),
         ("/api/search", {"query": "visa", "filters": {"colour": "red"}}),
         ("/api/ask", {"question": ""}),
@@ -111,14 +156,18 @@ def test_unknown_documents_and_paths_are_refused(client: TestClient, doc_id: str
         ("/api/ask", {}),
     ],
 )
-def test_bad_requests_get_a_4xx_with_a_message(client: TestClient, path: str, payload: dict) -> None:
+def test_bad_requests_get_a_4xx_with_a_message(
+    client: TestClient, path: str, payload: dict
+) -> None:
     response = client.post(path, json=payload)
     assert 400 <= response.status_code < 500
     assert isinstance(response.json()["detail"], str) and response.json()["detail"]
 
 
 def test_malformed_json_and_bad_query_params_are_4xx(client: TestClient) -> None:
-    response = client.post("/api/search", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/search", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert 400 <= response.status_code < 500
     assert client.get("/api/documents", params={"limit": 0}).status_code == 422
     assert client.get("/api/documents", params={"doc_type": "novel"}).status_code == 422

@@ -28,14 +28,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(sample: tuple[Settings, IngestReport, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(
+    sample: tuple[Settings, IngestReport, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     settings = sample[0]
     port = _free_port()
-    env = {**os.environ, "KB_DATA_DIR": str(settings.data_dir), "KB_STORE__PREFIX": settings.store.prefix,
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "KB_DATA_DIR": str(settings.data_dir),
+        "KB_STORE__PREFIX": settings.store.prefix,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "ui", "serve", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -64,9 +75,17 @@ def page(tmp_path: Path) -> Iterator[object]:
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
             viewport={"width": 1400, "height": 1000},
         )
         yield context.new_page()
@@ -100,5 +119,7 @@ def test_a_question_the_library_cannot_answer_says_so(server: str, page) -> None
     question.wait_for(timeout=30_000)
     question.fill("How do I bake sourdough bread?")
     page.locator("#ask").click()
-    page.locator("#citations").get_by_text("No passage in the library answers this").wait_for(timeout=60_000)
+    page.locator("#citations").get_by_text("No passage in the library answers this").wait_for(
+        timeout=60_000
+    )
     assert "The library holds no passage that answers this" in page.locator("#chat").inner_text()
