@@ -121,6 +121,12 @@ def strip_running_lines(
         counts.update(edges)
     threshold = max(3, int(min_share * len(pages) + 0.999))
     running = {shape for shape, n in counts.items() if n >= threshold and len(pages) >= 3}
+    # Pages that are nothing but repeated lines (short forms, slides) have no running
+    # header to find: keep the text rather than empty the document.
+    total = sum(1 for lines in split for ln in lines if ln.strip())
+    repeated = sum(1 for lines in split for ln in lines if ln.strip() and _shape(ln) in running)
+    if total and repeated > 0.5 * total:
+        running = set()
     cleaned = []
     for lines in split:
         content_idx = [i for i, ln in enumerate(lines) if ln.strip()]

@@ -117,8 +117,13 @@ def read_pdf(path: Path, settings: ParsingSettings) -> RawFile:
 def read_html(path: Path) -> RawFile:
     from bs4 import BeautifulSoup
 
-    # BeautifulSoup detects the encoding from the bytes, trusting a declaration only if it fits.
-    soup = BeautifulSoup(path.read_bytes(), "html.parser")
+    data = path.read_bytes()
+    try:
+        # Bytes that decode as UTF-8 are UTF-8, whatever the page declares.
+        markup: str | bytes = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        markup = data  # BeautifulSoup tries the declared encoding, then detects one
+    soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(["script", "style", "nav", "header", "footer", "aside", "form", "noscript"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else None

@@ -231,13 +231,46 @@ def recover(library: Library, report: IngestReport) -> None:
         report.warnings.append(f"{doc_id}: cleared an unfinished write from an interrupted run")
 
 
-def run(paths: Sequence[Path], settings: Settings, progress: bool | None = None) -> IngestReport:
+def prune(ingest: _Run, paths: Sequence[Path], files: list[tuple[Path, Path]]) -> None:
+    """Remove documents whose file is gone from the folders this run walked."""
+    folders = [p.resolve() for p in paths if p.is_dir()]
+    present = {str(path.resolve()) for _, path in files}
+    for source, docs in ingest.by_source.items():
+        if source in present or not any(Path(source).is_relative_to(f) for f in folders):
+            continue
+        for doc in docs:
+            ingest.store.delete_document(doc.doc_id)
+            ingest.report.removed.append(doc.doc_id)
+
+
+def remove(target: str, settings: Settings) -> list[str]:
+    """Remove one document by id, or every document that came from a file path."""
+    with write_lock(settings.data_dir):
+        library = Library(settings)
+        docs = library.store.documents()
+        doomed = [d.doc_id for d in docs if d.doc_id == target]
+        if not doomed:
+            source = str(Path(target).resolve())
+            doomed = [d.doc_id for d in docs if d.source == source]
+        for doc_id in doomed:
+            library.store.delete_document(doc_id)
+        lexical.load_or_build(library.store, settings.data_dir)
+    return doomed
+
+
+def run(
+    paths: Sequence[Path],
+    settings: Settings,
+    progress: bool | None = None,
+    prune_missing: bool = False,
+) -> IngestReport:
     """Ingest files and folders into the library named by the settings.
 
     Args:
         paths: files or folders (folders are walked; each may carry a catalogue.csv).
         settings: where the library is and how to parse, chunk and embed.
         progress: show a progress bar (default: when writing to a terminal).
+        prune_missing: remove documents whose file is no longer in the given folders.
 
     Returns:
         The report: what was added, updated, unchanged, removed, failed, and the totals.
@@ -269,6 +302,8 @@ def run(paths: Sequence[Path], settings: Settings, progress: bool | None = None)
             ingest.write(prepared)
             bar.update()
         bar.close()
+        if prune_missing:
+            prune(ingest, paths, files)
         lexical.load_or_build(library.store, settings.data_dir)
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,

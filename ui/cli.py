@@ -83,14 +83,16 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove documents whose file is gone from PATHS.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
 @user_errors
-def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Add the files in PATHS (default: the corpus folder) to the index."""
+def ingest(settings: Settings, paths: tuple[Path, ...], prune: bool, as_json: bool) -> None:
+    """Make the index match PATHS (default: the corpus folder): new files added, changed
+    files replaced, unchanged files left alone."""
     from ingest.pipeline import run
 
-    report = run(list(paths) or [settings.corpus_dir], settings)
+    report = run(list(paths) or [settings.corpus_dir], settings, prune_missing=prune)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
@@ -107,6 +109,20 @@ def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
         )
     if report.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("target")
+@click.pass_obj
+@user_errors
+def remove(settings: Settings, target: str) -> None:
+    """Remove a document by DOC_ID, or every document of a file PATH."""
+    from ingest.pipeline import remove as remove_documents
+
+    removed = remove_documents(target, settings)
+    if not removed:
+        raise click.ClickException(f"No document with id or file '{target}' in the library.")
+    click.echo(f"removed {len(removed)} document(s): {', '.join(removed)}")
 
 
 @cli.command()
