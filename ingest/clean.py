@@ -125,7 +125,7 @@ def strip_running_lines(
     # header to find: keep the text rather than empty the document.
     total = sum(1 for lines in split for ln in lines if ln.strip())
     repeated = sum(1 for lines in split for ln in lines if ln.strip() and _shape(ln) in running)
-    if total and repeated > 0.5 * total:
+    if total and repeated > 0.9 * total:
         running = set()
     cleaned = []
     for lines in split:
