@@ -29,10 +29,21 @@ _PRIVATE_USE_BULLET = re.compile(r"^[ \t]*[\ue000-\uf8ff]", re.M)
 _INVISIBLE = re.compile(r"[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _RUN_OF_SPACES = re.compile(r" {2,}")
 
-# Lines that are never content: page counters and web boilerplate.
+# Page counters, removed at the top or bottom of a page only (elsewhere a lone number
+# is a table cell): "Page 5 of 73", "5/73", "- 5 -".
+_PAGE_COUNTER = re.compile(r"^\s*(page\s+)?\d{1,4}\s*(/|of)\s*\d{1,4}\s*$", re.I)
+_BARE_NUMBER = re.compile(r"^\s*-?\s*(\d{1,4})\s*-?\s*$")
+# Headings of a document's structure: never a running header, even on every page.
+_STRUCTURE = re.compile(
+    r"^\s*(article|chapter|section|annex|part|title|schedule|appendix)\s+[\dIVXLC]+\b", re.I
+)
+# Letter-spaced headings ("C O N V E N T I O N  A N D  P R O T O C O L"): letters one space
+# apart, words two or more.
+_LETTER_SPACED = re.compile(
+    r"^[ \t]*(?:\w (?=\w)){3,}\w(?:[ \t]{2,}(?:\w (?=\w))*\w)*[ \t]*$", re.M
+)
+# Lines that are never content, wherever they are: web boilerplate.
 _BOILERPLATE = [
-    re.compile(r"^\s*(page\s+)?\d{1,4}\s*(/|of)\s*\d{1,4}\s*$", re.I),  # "Page 5 of 73", "5/73"
-    re.compile(r"^\s*-?\s*\d{1,4}\s*-?\s*$"),  # a bare page number
     re.compile(r"This email address is being protected from spambots", re.I),
     re.compile(r"^\s*(Documents|Photo Gallery|Related Articles)\s*$", re.I),
 ]
@@ -82,6 +93,8 @@ _BULLET = re.compile(r"^\s*([•▪◦●\-–*]|\d{1,2}[.)]|\(?[a-z]\))\s+")
 
 @dataclass
 class CleanStats:
+    """Counters of what clean-up changed (reported by ingest and the text benchmark)."""
+
     hyphen_repairs: int = 0
     header_footer_lines: int = 0
     duplicate_paragraphs: int = 0
@@ -94,19 +107,60 @@ class CleanStats:
         self.lines_in += other.lines_in
 
 
+def _join_letters(m: re.Match[str]) -> str:
+    words = re.split(r"[ \t]{2,}", m.group().strip())
+    return " ".join(w.replace(" ", "") for w in words)
+
+
 def normalise_characters(text: str) -> str:
     """Ligatures, non-breaking and odd spaces, soft hyphens, line endings."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     for lig, plain in _LIGATURES.items():
         text = text.replace(lig, plain)
     text = _PRIVATE_USE_BULLET.sub("•", text)
+    text = _LETTER_SPACED.sub(_join_letters, text)
     text = _INVISIBLE.sub("", text)
     return _SPACES.sub(" ", text)
 
 
 def _shape(line: str) -> str:
-    # Running headers differ only in their numbers ("Page 4", "L 180/31").
-    return re.sub(r"\d+", "#", line.strip().lower())
+    # Running headers differ only in their numbers, and facing pages may order their parts
+    # differently ("4/144 ELI: ..." and "ELI: ... 5/144", "OJ L, 12.7.2024 EN" and "EN OJ L").
+    tokens = re.findall(r"[^\W\d_]+|#", re.sub(r"\d+(?:[/.,]\d+)*", "#", line.lower()))
+    return " ".join(sorted(tokens))
+
+
+def _running_shapes(
+    split: list[list[str]], min_share: float, edge: int
+) -> tuple[set[str], set[str]]:
+    """Shapes repeated at page edges, and numbered ones repeated anywhere on most pages."""
+    if len(split) < 3:
+        return set(), set()
+    at_edges: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
+    for lines in split:
+        content = [ln for ln in lines if ln.strip()]
+        at_edges.update({_shape(ln) for ln in content[:edge] + content[-edge:]})
+        anywhere.update({_shape(ln) for ln in content if len(ln) <= 100})
+    threshold = max(3, int(min_share * len(split) + 0.999))
+    # A shape with no word is a number: a page counter (handled apart) or a table cell.
+    edges = {shape for shape, n in at_edges.items() if n >= threshold and shape.strip("# ")}
+    # Footnotes can push a header away from the edge; a line with a number (a date, a
+    # series) on nearly every page is a header wherever it sits. Table cells rarely are.
+    spread = {
+        shape
+        for shape, n in anywhere.items()
+        if n >= max(5, 0.8 * len(split)) and "#" in shape.split() and len(shape.split()) >= 3
+    }
+    return edges, spread
+
+
+def _is_page_number(line: str, pages: int) -> bool:
+    if _PAGE_COUNTER.match(line):
+        return True
+    # A lone number bigger than the page count is a table cell (a code, an amount).
+    bare = _BARE_NUMBER.match(line)
+    return bool(bare) and int(bare.group(1)) <= pages + 20
 
 
 def strip_running_lines(
@@ -114,19 +168,13 @@ def strip_running_lines(
 ) -> list[str]:
     """Drop lines repeated at the top or bottom of many pages, and page counters."""
     split = [p.split("\n") for p in pages]
-    counts: Counter[str] = Counter()
-    for lines in split:
-        content = [ln for ln in lines if ln.strip()]
-        edges = {_shape(ln) for ln in content[:edge] + content[-edge:]}
-        counts.update(edges)
-    threshold = max(3, int(min_share * len(pages) + 0.999))
-    running = {shape for shape, n in counts.items() if n >= threshold and len(pages) >= 3}
+    edges, spread = _running_shapes(split, min_share, edge)
     # Pages that are nothing but repeated lines (short forms, slides) have no running
     # header to find: keep the text rather than empty the document.
     total = sum(1 for lines in split for ln in lines if ln.strip())
-    repeated = sum(1 for lines in split for ln in lines if ln.strip() and _shape(ln) in running)
+    repeated = sum(1 for lines in split for ln in lines if ln.strip() and _shape(ln) in edges)
     if total and repeated > 0.9 * total:
-        running = set()
+        edges, spread = set(), set()
     cleaned = []
     for lines in split:
         content_idx = [i for i, ln in enumerate(lines) if ln.strip()]
@@ -134,8 +182,9 @@ def strip_running_lines(
         kept = []
         for i, line in enumerate(lines):
             stats.lines_in += bool(line.strip())
-            is_running = i in edge_idx and _shape(line) in running
-            if is_running or any(p.search(line) for p in _BOILERPLATE):
+            shape = "" if _STRUCTURE.match(line) else _shape(line)
+            at_edge = i in edge_idx and (shape in edges or _is_page_number(line, len(pages)))
+            if at_edge or shape in spread or any(p.search(line) for p in _BOILERPLATE):
                 stats.header_footer_lines += 1
                 continue
             kept.append(line)

@@ -108,3 +108,58 @@ def test_headings_are_found_with_their_offsets() -> None:
     found = find_headings(text)
     assert [h for _, h in found] == ["Introduction", "The art of matching"]
     assert all(text[offset:].startswith(heading) for offset, heading in found)
+
+
+def _pages_with(first: list[str], last: list[str], n: int = 6) -> list[str]:
+    topics = [
+        "wages",
+        "housing",
+        "travel",
+        "training",
+        "contracts",
+        "language",
+        "pensions",
+        "visas",
+    ]
+    return [
+        "\n".join(
+            [f.format(n=i + 1) for f in first]
+            + [
+                f"Body about {topics[i]} {j} for workers in sector {topics[-i - 1]}."
+                for j in range(6)
+            ]
+            + [f.format(n=i + 1) for f in last]
+        )
+        for i in range(n)
+    ]
+
+
+def test_facing_page_headers_and_headers_pushed_up_by_footnotes_are_removed() -> None:
+    pages = _pages_with([], [])
+    for i in range(len(pages)):
+        counter = (
+            f"{i + 1}/6 ELI: http://data.europa.eu/eli/reg/2024/1689/oj"
+            if i % 2
+            else f"ELI: http://data.europa.eu/eli/reg/2024/1689/oj {i + 1}/6"
+        )
+        header = "OJ L, 12.7.2024 EN" if i % 2 else "EN OJ L, 12.7.2024"
+        laws = ["Directive", "Regulation", "Decision", "Notice", "Opinion", "Report"]
+        footnotes = "\n".join(
+            f"({i}{k}) Footnote on the {laws[(i + k) % 6]} of {laws[k]} matters." for k in range(5)
+        )
+        pages[i] = f"{pages[i]}\n{header}\n{footnotes}\n{counter}"
+    cleaned = strip_running_lines(pages, 0.5, CleanStats())
+    assert all("OJ L, 12.7.2024" not in p and "ELI:" not in p for p in cleaned)
+    assert all(p.count("Footnote on the") == 5 for p in cleaned)
+
+
+def test_structure_headings_and_numbers_in_tables_are_never_running_lines() -> None:
+    pages = _pages_with(["Article {n}"], ["3416", "£25,000"])
+    cleaned = strip_running_lines(pages, 0.5, CleanStats())
+    assert all(p.startswith(f"Article {i + 1}\n") for i, p in enumerate(cleaned))
+    assert all(p.endswith("3416\n£25,000") for p in cleaned)
+
+
+def test_letter_spaced_headings_are_joined() -> None:
+    text = "c o n v e n t i o n  a n d  p r o t o c o l\nC H A P T E R  I\nA normal line\nx y"
+    assert normalise_characters(text) == "convention and protocol\nCHAPTER I\nA normal line\nx y"

@@ -23,11 +23,15 @@ from tests.pdfmaker import make_pdf
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-GOOD_TEXT = "Seasonal workers must receive a written contract before they travel to the host country."
+GOOD_TEXT = (
+    "Seasonal workers must receive a written contract before they travel to the host country."
+)
 
 
 def _good_pdf(path: Path, pages: int = 3) -> Path:
-    return make_pdf(path, [[f"Section {n}", GOOD_TEXT, f"Detail {n} on wages."] for n in range(pages)])
+    return make_pdf(
+        path, [[f"Section {n}", GOOD_TEXT, f"Detail {n} on wages."] for n in range(pages)]
+    )
 
 
 def _failures(report: IngestReport) -> dict[str, str]:
@@ -65,9 +69,13 @@ def hostile(tmp_path: Path) -> Path:
         "</body></html>"
     )
     (folder / "wrong-charset.html").write_bytes(html.encode("utf-8"))
-    (folder / "latin1 notes.txt").write_bytes("Saisonarbeit in Österreich: Verträge über fünf Monate.".encode("latin-1"))
+    (folder / "latin1 notes.txt").write_bytes(
+        "Saisonarbeit in Österreich: Verträge über fünf Monate.".encode("latin-1")
+    )
     (folder / "slides.pptx").write_bytes(b"PK\x03\x04")
-    (folder / "it's “quoted” – ünïcode.md").write_text("# Circular migration\n\nWorkers return home between seasons.\n")
+    (folder / "it's “quoted” – ünïcode.md").write_text(
+        "# Circular migration\n\nWorkers return home between seasons.\n"
+    )
     (folder / "loop-a.txt").symlink_to(folder / "loop-b.txt")
     (folder / "loop-b.txt").symlink_to(folder / "loop-a.txt")
     (folder / "sub").mkdir()
@@ -75,7 +83,9 @@ def hostile(tmp_path: Path) -> Path:
     return folder
 
 
-def test_every_bad_file_is_reported_by_name_and_the_rest_goes_in(settings: Settings, hostile: Path) -> None:
+def test_every_bad_file_is_reported_by_name_and_the_rest_goes_in(
+    settings: Settings, hostile: Path
+) -> None:
     report = run([hostile], settings, progress=False)
     failed = _failures(report)
     assert failed["zero.pdf"] == "empty file (0 bytes)"
@@ -104,7 +114,9 @@ def test_every_bad_file_is_reported_by_name_and_the_rest_goes_in(settings: Setti
         ({"max_seconds_per_file": 0.0001}, "parsing took over"),
     ],
 )
-def test_limits_on_pages_size_and_time(tmp_path: Path, limits: dict[str, float], reason: str) -> None:
+def test_limits_on_pages_size_and_time(
+    tmp_path: Path, limits: dict[str, float], reason: str
+) -> None:
     settings = make_settings(tmp_path, parsing=ParsingSettings(**limits))  # type: ignore[arg-type]
     folder = tmp_path / "big"
     folder.mkdir()
@@ -113,7 +125,9 @@ def test_limits_on_pages_size_and_time(tmp_path: Path, limits: dict[str, float],
     assert reason in _failures(report)["many near-empty pages.pdf"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permission denied cannot happen")
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root reads any file: permission denied cannot happen"
+)
 def test_an_unreadable_file_is_reported(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -143,19 +157,29 @@ def test_sync_adds_replaces_prunes_and_removes(settings: Settings, tmp_path: Pat
     assert Library(settings).documents(MEMBERS) == []
 
 
-def test_a_changed_catalogue_row_updates_metadata_without_reembedding(settings: Settings, tmp_path: Path) -> None:
+def test_a_changed_catalogue_row_updates_metadata_without_reembedding(
+    settings: Settings, tmp_path: Path
+) -> None:
     folder = tmp_path / "lib"
     folder.mkdir()
     (folder / "brief.md").write_text("# Brief\n\nEmployers fund training in partner countries.\n")
     header = "path,title,doc_type,date,url,language,access\n"
-    (folder / "catalogue.csv").write_text(header + "brief.md,Old title,study,2020-01-01,,en,public\n")
+    (folder / "catalogue.csv").write_text(
+        header + "brief.md,Old title,study,2020-01-01,,en,public\n"
+    )
     run([folder], settings, progress=False)
-    (folder / "catalogue.csv").write_text(header + "brief.md,New title,policy_brief,2021-05-05,,en,public\n")
+    (folder / "catalogue.csv").write_text(
+        header + "brief.md,New title,policy_brief,2021-05-05,,en,public\n"
+    )
     report = run([folder], settings, progress=False)
     assert report.unchanged == 1 and report.updated == ["brief"] and report.chunks == 0
     library = Library(settings)
     doc = library.document("brief", MEMBERS)
-    assert (doc.title, doc.doc_type.value, doc.date.isoformat()) == ("New title", "policy_brief", "2021-05-05")
+    assert (doc.title, doc.doc_type.value, doc.date.isoformat()) == (
+        "New title",
+        "policy_brief",
+        "2021-05-05",
+    )
     hit = library.search("employers fund training", k=1)[0]
     assert hit.citation.title == "New title" and hit.citation.doc_type.value == "policy_brief"
 
@@ -165,14 +189,20 @@ def test_one_writer_at_a_time(settings: Settings, tmp_path: Path) -> None:
         run([tmp_path], settings, progress=False)
 
 
-def test_a_running_library_sees_new_documents_without_restart(settings: Settings, tmp_path: Path) -> None:
+def test_a_running_library_sees_new_documents_without_restart(
+    settings: Settings, tmp_path: Path
+) -> None:
     folder = tmp_path / "lib"
     folder.mkdir()
-    (folder / "first.md").write_text("# First\n\nCircular migration schemes for seasonal workers.\n")
+    (folder / "first.md").write_text(
+        "# First\n\nCircular migration schemes for seasonal workers.\n"
+    )
     run([folder], settings, progress=False)
     serving = Library(settings)
     assert [d.doc_id for d in serving.documents(MEMBERS)] == ["first"]
-    (folder / "second.md").write_text("# Second\n\nSkills partnerships with vocational schools in Morocco.\n")
+    (folder / "second.md").write_text(
+        "# Second\n\nSkills partnerships with vocational schools in Morocco.\n"
+    )
     run([folder], settings, progress=False)
     time.sleep(1.1)  # the library checks for changes at most once a second
     assert {d.doc_id for d in serving.documents(MEMBERS)} == {"first", "second"}
@@ -182,8 +212,11 @@ def test_a_running_library_sees_new_documents_without_restart(settings: Settings
 def _ingest_process(data_dir: Path, folder: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KB_DATA_DIR": str(data_dir)}
     return subprocess.Popen(
-        [sys.executable, "-m", "ui", "ingest", str(folder)], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "ui", "ingest", str(folder)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -197,9 +230,14 @@ def _state(data_dir: Path) -> tuple[set[str], list[str]]:
 def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
     folder = tmp_path / "pdfs"
     folder.mkdir()
-    for name in ("coe_ets005_convention_1950.pdf", "de_bmwk_eu_blue_card_qa.pdf",
-                 "de_opportunity_card_brochure.pdf", "eu_charter_fundamental_rights_2000-c364-01.pdf",
-                 "de_iw_checklist_non_eu_professionals.pdf", "de_shortage_occupations_18g.pdf"):
+    for name in (
+        "coe_ets005_convention_1950.pdf",
+        "de_bmwk_eu_blue_card_qa.pdf",
+        "de_opportunity_card_brochure.pdf",
+        "eu_charter_fundamental_rights_2000-c364-01.pdf",
+        "de_iw_checklist_non_eu_professionals.pdf",
+        "de_shortage_occupations_18g.pdf",
+    ):
         shutil.copy(EVAL_PDFS / name, folder / name)
     crashed, clean = tmp_path / "crashed", tmp_path / "clean"
     process = _ingest_process(crashed, folder)
