@@ -46,7 +46,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = ParsingSettings()
     print(
-        f"{'file':52} {'pages':>5} {'chars in':>9} {'chars out':>9} {'hdr/ftr':>7} {'hyph':>5} {'dup':>4}"
+        f"{'file':52} {'pages':>5} {'chars in':>9} {'chars out':>9} "
+        f"{'hdr/ftr':>7} {'hyph':>5} {'dup':>4}"
     )
     totals = CleanStats()
     for path in sorted(args.folder.glob("*.pdf")):
@@ -71,7 +72,8 @@ def main() -> None:
     share = totals.header_footer_lines / max(1, totals.lines_in)
     print(
         f"all: {totals.lines_in} lines, {share:.1%} removed as headers/footers, "
-        f"{totals.hyphen_repairs} hyphenation repairs, {totals.duplicate_paragraphs} repeated paragraphs"
+        f"{totals.hyphen_repairs} hyphenation repairs, "
+        f"{totals.duplicate_paragraphs} repeated paragraphs"
     )
 
 

@@ -13,7 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from kb.errors import DocumentNotFound, EmptyIndex, KBError
 from kb.library import EVERYONE, Library
@@ -28,6 +35,11 @@ Query_ = Annotated[
 
 class Message(BaseModel):
     detail: str
+
+
+class Invalid(BaseModel):
+    detail: str = Field(description="What is wrong with the request, in one sentence per problem.")
+    errors: list[dict[str, Any]] = Field(description="The same problems, structured.")
 
 
 class Filters(BaseModel):
@@ -133,6 +145,7 @@ AccessDep = Annotated[tuple[Access, ...], Depends(get_access)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "Unknown document."},
     409: {"model": Message, "description": "The library is empty."},
+    422: {"model": Invalid, "description": "The request is not valid."},
 }
 
 router = APIRouter(prefix="/api", responses=ERRORS)
@@ -181,7 +194,12 @@ def documents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> DocumentList:
-    filters = Filters(doc_type=doc_type, date_from=date_from, date_to=date_to, language=language)
+    try:
+        filters = Filters(
+            doc_type=doc_type, date_from=date_from, date_to=date_to, language=language
+        )
+    except ValidationError as e:  # a backwards date range: a 422 like any other bad field
+        raise RequestValidationError(e.errors(include_url=False)) from e
     docs = library.documents(access, filters.to_search())
     return DocumentList(
         documents=[DocumentOut.of(d) for d in docs[offset : offset + limit]], total=len(docs)
