@@ -160,7 +160,7 @@ def _is_page_number(line: str, pages: int) -> bool:
         return True
     # A lone number bigger than the page count is a table cell (a code, an amount).
     bare = _BARE_NUMBER.match(line)
-    return bool(bare) and int(bare.group(1)) <= pages + 20
+    return bare is not None and int(bare.group(1)) <= pages + 20
 
 
 def strip_running_lines(

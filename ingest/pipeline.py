@@ -26,7 +26,7 @@ from ingest.catalogue import CATALOGUE_NAME, Catalogue, read_catalogue
 from ingest.clean import CleanStats
 from ingest.parse import is_supported
 from ingest.prepare import FileTask, PreparedFile, prepare_file
-from kb import lexical
+from kb import snapshot
 from kb.errors import IndexBusy
 from kb.library import Library
 from kb.settings import Settings
@@ -254,7 +254,7 @@ def remove(target: str, settings: Settings) -> list[str]:
             doomed = [d.doc_id for d in docs if d.source == source]
         for doc_id in doomed:
             library.store.delete_document(doc_id)
-        lexical.load_or_build(library.store, settings.data_dir)
+        snapshot.load_or_build(library.store, settings.data_dir)
     return doomed
 
 
@@ -304,7 +304,7 @@ def run(
         bar.close()
         if prune_missing:
             prune(ingest, paths, files)
-        lexical.load_or_build(library.store, settings.data_dir)
+        snapshot.load_or_build(library.store, settings.data_dir)
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,
         "header_footer_lines": ingest.stats.header_footer_lines,

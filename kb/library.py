@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from kb import lexical as lexical_index
+from kb import snapshot as snapshots
 from kb.answer import answer_question
 from kb.embedder import Embedder, load_embedder
 from kb.errors import DocumentNotFound, EmptyIndex
@@ -35,7 +35,7 @@ class Library:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._generation = -1
-        self._lexical: lexical_index.LexicalIndex | None = None
+        self._snapshot: snapshots.Snapshot | None = None
         self._documents: dict[str, Document] = {}
 
     @cached_property
@@ -53,20 +53,20 @@ class Library:
     def _refresh(self) -> None:
         """Reload the document list and BM25 index when another process changed the store."""
         now = time.monotonic()
-        if now - self._checked < _REFRESH_SECONDS and self._lexical is not None:
+        if now - self._checked < _REFRESH_SECONDS and self._snapshot is not None:
             return
         with self._lock:
             self._checked = now
             generation = self.store.generation()
-            if generation != self._generation or self._lexical is None:
+            if generation != self._generation or self._snapshot is None:
                 self._documents = {d.doc_id: d for d in self.store.documents()}
-                self._lexical = lexical_index.load_or_build(self.store, self.settings.data_dir)
+                self._snapshot = snapshots.load_or_build(self.store, self.settings.data_dir)
                 self._generation = generation
 
-    def lexical(self) -> lexical_index.LexicalIndex:
+    def snapshot(self) -> snapshots.Snapshot:
         self._refresh()
-        assert self._lexical is not None
-        return self._lexical
+        assert self._snapshot is not None
+        return self._snapshot
 
     def document_map(self) -> dict[str, Document]:
         self._refresh()

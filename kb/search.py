@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from kb.store import StoredChunk
 from kb.text import shingles
 from kb.types import Access, Document, Hit, Reference, SearchFilters
@@ -73,15 +71,19 @@ def hybrid_search(
     """The k best passages for a query, fused from dense and BM25 retrieval."""
     settings = library.settings.retrieval
     vector = library.embed_query(query)
-    dense = library.store.dense_search(vector, settings.candidates, filters, access)
-    lexical = library.lexical().search(query, settings.candidates, filters, access)
+    snapshot = library.snapshot()
+    if filters.empty:  # the common query: Chroma's HNSW over the allowed collections
+        dense = library.store.dense_search(vector, settings.candidates, filters, access)
+    else:  # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
+        dense = snapshot.dense_search(vector, settings.candidates, filters, access)
+    lexical = snapshot.search(query, settings.candidates, filters, access)
     fused = reciprocal_rank_fusion(
         [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
         settings.rrf_k,
     )
     by_id: dict[str, StoredChunk] = {c.chunk.chunk_id: c for c, _ in lexical}
     by_id.update({c.chunk.chunk_id: c for c, _ in dense})
-    similarity = {c.chunk.chunk_id: s for c, s in dense}
+    similarity: dict[str, float | None] = {c.chunk.chunk_id: s for c, s in dense}
     documents = library.document_map()
     ranked = [
         cid
@@ -92,10 +94,9 @@ def hybrid_search(
         [by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity
     )
     top = [ranked[i] for i in keep][:k]
-    missing = [cid for cid in top if cid not in similarity]
-    if missing:
-        for cid, vec in library.store.vectors(missing, access).items():
-            similarity[cid] = float(np.dot(vec, vector))
+    for cid in top:
+        if cid not in similarity:  # found by BM25 alone
+            similarity[cid] = snapshot.similarity(cid, vector)
     hits = []
     for cid in top:
         chunk = by_id[cid].chunk

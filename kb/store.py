@@ -211,17 +211,27 @@ class Store:
         return sum(c.count() for c in self._chunks.values())
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
-        """Every stored chunk, page by page (for building the lexical index)."""
+        """Every stored chunk, page by page."""
+        for chunk, _ in self._iter_chunks(with_vectors=False):
+            yield chunk
+
+    def iter_chunks_with_vectors(self) -> Iterator[tuple[StoredChunk, np.ndarray]]:
+        """Every stored chunk with its vector (for building the in-memory snapshot)."""
+        for chunk, vector in self._iter_chunks(with_vectors=True):
+            assert vector is not None
+            yield chunk, vector
+
+    def _iter_chunks(self, with_vectors: bool) -> Iterator[tuple[StoredChunk, np.ndarray | None]]:
+        include: Any = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
         for access, collection in self._chunks.items():
-            total = collection.count()
-            for offset in range(0, total, self._batch):
-                got = collection.get(
-                    include=["documents", "metadatas"], limit=self._batch, offset=offset
-                )
-                for cid, text, meta in zip(
-                    got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            for offset in range(0, collection.count(), self._batch):
+                got = collection.get(include=include, limit=self._batch, offset=offset)
+                vectors = got["embeddings"] if with_vectors else None
+                for i, (cid, text, meta) in enumerate(
+                    zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
                 ):
-                    yield _stored_chunk(cid, text or "", dict(meta), access)
+                    vector = None if vectors is None else np.asarray(vectors[i], dtype=np.float32)
+                    yield _stored_chunk(cid, text or "", dict(meta), access), vector
 
     def dense_search(
         self,
@@ -254,16 +264,6 @@ class Store:
                 found.append((_stored_chunk(cid, text or "", dict(meta), level), 1.0 - dist))
         found.sort(key=lambda pair: pair[1], reverse=True)
         return found[:k]
-
-    def vectors(self, chunk_ids: Sequence[str], access: Sequence[Access]) -> dict[str, np.ndarray]:
-        """Stored vectors of the given chunks (to score passages found by BM25 alone)."""
-        found: dict[str, np.ndarray] = {}
-        for level in access:
-            got = self._chunks[level].get(ids=list(chunk_ids), include=["embeddings"])
-            embeddings = got["embeddings"] if got["embeddings"] is not None else []
-            for cid, vec in zip(got["ids"], embeddings, strict=True):
-                found[cid] = np.asarray(vec, dtype=np.float32)
-        return found
 
     def nearest_documents(
         self, vector: np.ndarray, k: int, access: Sequence[Access]

@@ -1,9 +1,13 @@
-"""BM25 over all chunks (bm25s), derived from the store and kept in step with it.
+"""An in-memory snapshot of the store's chunks: BM25 over their text (bm25s), their vectors,
+and their access level and catalogue fields as arrays.
 
-The store is the source of truth; this index is a cache of it, rebuilt when the store's
-generation changes and saved under the data directory so other processes load it instead
-of rebuilding. Access levels and catalogue filters are applied as a weight mask inside
-the BM25 scoring, so a filtered query still returns k passages when k exist.
+The store is the source of truth; the snapshot is derived from it, rebuilt when the store's
+generation changes and saved under the data directory so other processes load it instead of
+rebuilding. Access levels and catalogue filters become one boolean mask, applied inside BM25
+scoring and inside exact vector search, so a filtered query still returns k passages when k
+exist. Exact search over the masked vectors is how filtered dense queries run: at 100k
+chunks it takes ~5 ms, where Chroma's HNSW with a `where` filter takes 73-227 ms
+(bench/store.py); unfiltered queries use Chroma's HNSW (~1.4 ms).
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ def _tokenizer() -> Tokenizer:
     return Tokenizer(stopwords="en", stemmer=Stemmer.Stemmer("english"))
 
 
-class LexicalIndex:
-    def __init__(self, generation: int, chunks: list[StoredChunk]) -> None:
+class Snapshot:
+    def __init__(self, generation: int, chunks: list[StoredChunk], vectors: np.ndarray) -> None:
         self.generation = generation
         self.chunks = chunks
+        self.vectors = vectors
+        self._row = {c.chunk.chunk_id: i for i, c in enumerate(chunks)}
         self._tokenizer = _tokenizer()
         self._bm25 = bm25s.BM25()
         texts = [index_text(c.title, c.chunk.section, c.chunk.text) for c in chunks]
@@ -73,6 +79,25 @@ class LexicalIndex:
             mask &= (self._date <= date_number(filters.date_to)) & (self._date > 0)
         return mask
 
+    def similarity(self, chunk_id: str, vector: np.ndarray) -> float | None:
+        row = self._row.get(chunk_id)
+        return None if row is None else float(self.vectors[row] @ vector)
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
+    ) -> list[tuple[StoredChunk, float]]:
+        """Exact nearest chunks among those the caller may see and the filters keep."""
+        if not self.chunks:
+            return []
+        mask = self._mask(filters, access)
+        scores = np.where(mask, self.vectors @ vector, -np.inf)
+        k = min(k, int(mask.sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.chunks[int(i)], float(scores[i])) for i in top]
+
     def search(
         self, query: str, k: int, filters: SearchFilters, access: tuple[Access, ...]
     ) -> list[tuple[StoredChunk, float]]:
@@ -108,36 +133,37 @@ class LexicalIndex:
         tmp.rename(folder)
 
     @staticmethod
-    def load(folder: Path) -> LexicalIndex | None:
+    def load(folder: Path) -> Snapshot | None:
         try:
             with (folder / "index.pkl").open("rb") as f:
                 index = pickle.load(f)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             return None
-        return index if isinstance(index, LexicalIndex) else None
+        return index if isinstance(index, Snapshot) else None
 
 
 def _folder(data_dir: Path, generation: int) -> Path:
-    return data_dir / "lexical" / f"gen-{generation}"
+    return data_dir / "snapshot" / f"gen-{generation}"
 
 
-def build(store: Store, data_dir: Path) -> LexicalIndex:
+def build(store: Store, data_dir: Path) -> Snapshot:
     """Build from the store's committed chunks and save it for other processes."""
     generation = store.generation()
     ready = {d.doc_id for d in store.documents()}
-    chunks = [c for c in store.iter_chunks() if c.chunk.doc_id in ready]
-    index = LexicalIndex(generation, chunks)
+    pairs = [(c, v) for c, v in store.iter_chunks_with_vectors() if c.chunk.doc_id in ready]
+    vectors = np.array([v for _, v in pairs], dtype=np.float32) if pairs else np.zeros((0, 1))
+    index = Snapshot(generation, [c for c, _ in pairs], vectors)
     index.save(_folder(data_dir, generation))
-    for old in (data_dir / "lexical").glob("gen-*"):
+    for old in (data_dir / "snapshot").glob("gen-*"):
         if old.name != f"gen-{generation}":
             shutil.rmtree(old, ignore_errors=True)
     return index
 
 
-def load_or_build(store: Store, data_dir: Path) -> LexicalIndex:
+def load_or_build(store: Store, data_dir: Path) -> Snapshot:
     """The index for the store's current generation: loaded if saved, else built."""
     generation = store.generation()
-    index = LexicalIndex.load(_folder(data_dir, generation))
+    index = Snapshot.load(_folder(data_dir, generation))
     if index is not None and index.generation == generation:
         return index
     return build(store, data_dir)
