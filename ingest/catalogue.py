@@ -82,3 +82,32 @@ def read_catalogue(folder: Path) -> Catalogue:
             except ValueError as e:
                 catalogue.problems.append(str(e))
     return catalogue
+
+
+def write_entry(folder: Path, rel_path: str, values: dict[str, str] | None) -> None:
+    """Set (or with None, delete) one file's row in a folder's catalogue, atomically."""
+    path = folder / CATALOGUE_NAME
+    rows: list[dict[str, str]] = []
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [dict(r) for r in csv.DictReader(f)]
+    rows = [r for r in rows if (r.get("path") or "").strip() != rel_path]
+    if values is not None:
+        rows.append({"path": rel_path, **{c: values.get(c, "") for c in COLUMNS if c != "path"}})
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def current_values(folder: Path, rel_path: str) -> dict[str, str]:
+    """One file's row as plain strings (empty when the file has none)."""
+    path = folder / CATALOGUE_NAME
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                if (row.get("path") or "").strip() == rel_path:
+                    return {k: (v or "").strip() for k, v in row.items() if k}
+    return {}

@@ -63,6 +63,10 @@ class Library:
                 self._snapshot = snapshots.load_or_build(self.store, self.settings.data_dir)
                 self._generation = generation
 
+    def invalidate(self) -> None:
+        """Check for changes on the next call (after this process changed the store)."""
+        self._checked = 0.0
+
     def snapshot(self) -> snapshots.Snapshot:
         self._refresh()
         assert self._snapshot is not None

@@ -72,11 +72,13 @@ def hybrid_search(
     settings = library.settings.retrieval
     vector = library.embed_query(query)
     snapshot = library.snapshot()
+    # Room for near-duplicates to be dropped and still return k passages when k exist.
+    pool = max(settings.candidates, 2 * k)
     if filters.empty:  # the common query: Chroma's HNSW over the allowed collections
-        dense = library.store.dense_search(vector, settings.candidates, filters, access)
+        dense = library.store.dense_search(vector, pool, filters, access)
     else:  # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
-        dense = snapshot.dense_search(vector, settings.candidates, filters, access)
-    lexical = snapshot.search(query, settings.candidates, filters, access)
+        dense = snapshot.dense_search(vector, pool, filters, access)
+    lexical = snapshot.search(query, pool, filters, access)
     fused = reciprocal_rank_fusion(
         [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
         settings.rrf_k,

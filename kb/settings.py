@@ -89,6 +89,16 @@ class AnswerSettings(_Group):
     see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
 
 
+class ServerSettings(_Group):
+    requests_per_minute: int = Field(
+        120, ge=1, description="API requests per minute from one address without a key."
+    )
+    requests_per_minute_with_key: int = Field(
+        600, ge=1, description="API requests per minute with one key."
+    )
+    max_upload_mb: float = Field(100.0, gt=0, description="Largest file staff may upload.")
+
+
 class Settings(BaseSettings):
     """Everything configurable about the knowledge base."""
 
@@ -108,6 +118,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    server: ServerSettings = ServerSettings()
 
 
 def load_settings(**overrides: object) -> Settings:

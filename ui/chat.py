@@ -13,7 +13,8 @@ import gradio as gr
 
 from kb.answer import NO_ANSWER
 from kb.errors import KBError
-from kb.library import EVERYONE, Library
+from kb.keys import Caller, InvalidKey, KeyStore, Role
+from kb.library import Library
 from kb.types import Answer, DocType, Hit, Reference, SearchFilters
 
 MAX_CHARS = 2000
@@ -122,20 +123,38 @@ def _check(text: str) -> str:
     return text
 
 
-def build_chat(library: Library) -> gr.Blocks:
+def role_markdown(caller: Caller) -> str:
+    if caller.role is Role.anonymous:
+        return "Browsing as **anonymous**: public documents only."
+    return (
+        f"Signed in as **{caller.name}** ({caller.role.value}): public and members-only documents."
+    )
+
+
+def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
+    def sign_in(key: str) -> tuple[Caller, str, str]:
+        try:
+            caller = keys.caller(key.strip() or None)
+        except InvalidKey as e:
+            raise gr.Error(f"{e} You are still browsing as before.") from e
+        return caller, role_markdown(caller), ""
+
+    def sign_out() -> tuple[Caller, str]:
+        return Caller(), role_markdown(Caller())
+
     def ask(
         question: str,
         history: list[dict[str, Any]],
+        caller: Caller,
         types: list[str],
         date_from: str,
         date_to: str,
         languages: list[str],
     ) -> tuple[list[dict[str, Any]], str, str]:
         question = _check(question)
+        filters = parse_filters(types, date_from, date_to, languages)
         try:
-            answer = library.answer(
-                question, parse_filters(types, date_from, date_to, languages), EVERYONE
-            )
+            answer = library.answer(question, filters, caller.role.access)
         except KBError as e:
             raise gr.Error(str(e)) from e
         history = [
@@ -146,20 +165,24 @@ def build_chat(library: Library) -> gr.Blocks:
         return history, citations_markdown(answer), ""
 
     def find(
-        query: str, types: list[str], date_from: str, date_to: str, languages: list[str]
+        query: str,
+        caller: Caller,
+        types: list[str],
+        date_from: str,
+        date_to: str,
+        languages: list[str],
     ) -> str:
         query = _check(query)
+        filters = parse_filters(types, date_from, date_to, languages)
         try:
-            hits = library.search(
-                query, 20, parse_filters(types, date_from, date_to, languages), EVERYONE
-            )
+            hits = library.search(query, 20, filters, caller.role.access)
         except KBError as e:
             raise gr.Error(str(e)) from e
         return sources_markdown(hits)
 
-    def catalogue() -> str:
+    def catalogue(caller: Caller) -> str:
         rows = ["| Title | Type | Date | Language | Pages |", "|---|---|---|---|---|"]
-        for d in library.documents(EVERYONE):
+        for d in library.documents(caller.role.access):
             title = d.title.replace("|", "\\|")
             kind = d.doc_type.value.replace("_", " ")
             date = d.date.isoformat() if d.date else ""
@@ -168,10 +191,22 @@ def build_chat(library: Library) -> gr.Blocks:
         return "\n".join(rows)
 
     with gr.Blocks(title="Publications knowledge base") as blocks:
+        caller = gr.State(Caller())
         gr.Markdown(
             "## Labour migration library\nAnswers quote the library's passages; "
             "each quote links to its source."
         )
+        with gr.Row():
+            role = gr.Markdown(role_markdown(Caller()), elem_id="role")
+            key = gr.Textbox(
+                placeholder="Members: paste your API key",
+                type="password",
+                show_label=False,
+                elem_id="api-key",
+                scale=2,
+            )
+            sign_in_button = gr.Button("Sign in", elem_id="sign-in", scale=0)
+            sign_out_button = gr.Button("Sign out", elem_id="sign-out", scale=0)
         with gr.Accordion("Filters", open=False):
             with gr.Row():
                 types = gr.CheckboxGroup(
@@ -201,7 +236,7 @@ def build_chat(library: Library) -> gr.Blocks:
                     gr.Markdown("### Sources")
                     cited = gr.Markdown("Citations appear here.", elem_id="citations")
             for trigger in (ask_button.click, question.submit):
-                trigger(ask, [question, chat, *filters], [chat, cited, question])
+                trigger(ask, [question, chat, caller, *filters], [chat, cited, question])
         with gr.Tab("Find sources"):
             with gr.Row():
                 query = gr.Textbox(
@@ -210,8 +245,11 @@ def build_chat(library: Library) -> gr.Blocks:
                 find_button = gr.Button("Find", variant="primary", elem_id="find", scale=1)
             found = gr.Markdown(elem_id="sources")
             for trigger in (find_button.click, query.submit):
-                trigger(find, [query, *filters], found)
+                trigger(find, [query, caller, *filters], found)
         with gr.Tab("Library"):
             table = gr.Markdown(elem_id="library")
-        blocks.load(catalogue, None, table)
+        blocks.load(catalogue, caller, table)
+        for trigger in (sign_in_button.click, key.submit):
+            trigger(sign_in, key, [caller, role, key]).then(catalogue, caller, table)
+        sign_out_button.click(sign_out, None, [caller, role]).then(catalogue, caller, table)
     return blocks

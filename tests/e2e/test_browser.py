@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,56 +10,17 @@ import pytest
 
 from ingest.pipeline import IngestReport
 from kb.settings import Settings
+from tests.e2e.serving import CHROMIUM, CHROMIUM_ARGS, running_server
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(
     sample: tuple[Settings, IngestReport, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    settings = sample[0]
-    port = _free_port()
-    env = {
-        **os.environ,
-        "KB_DATA_DIR": str(settings.data_dir),
-        "KB_STORE__PREFIX": settings.store.prefix,
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ui", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"kb serve did not start; see {log.name}")
-            time.sleep(0.5)
+    with running_server(sample[0], tmp_path_factory.mktemp("server")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture
@@ -78,14 +34,7 @@ def page(tmp_path: Path) -> Iterator[object]:
             str(tmp_path / "profile"),
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
         yield context.new_page()

@@ -237,11 +237,13 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
         "eu_charter_fundamental_rights_2000-c364-01.pdf",
         "de_iw_checklist_non_eu_professionals.pdf",
         "de_shortage_occupations_18g.pdf",
+        "eu_reg_604-2013_dublin_iii.pdf",
+        "uk_rules_part_6a_points_based_system.pdf",
     ):
         shutil.copy(EVAL_PDFS / name, folder / name)
     crashed, clean = tmp_path / "crashed", tmp_path / "clean"
     process = _ingest_process(crashed, folder)
-    time.sleep(12)
+    time.sleep(10)
     assert process.poll() is None, "the ingest finished before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -250,6 +252,6 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
     assert _ingest_process(clean, folder).wait(timeout=600) == 0
     crashed_docs, crashed_chunks = _state(crashed)
     clean_docs, clean_chunks = _state(clean)
-    assert crashed_docs == clean_docs and len(clean_docs) == 6
+    assert crashed_docs == clean_docs and len(clean_docs) == 8
     assert crashed_chunks == clean_chunks
     assert len(set(crashed_chunks)) == len(crashed_chunks)

@@ -1,0 +1,103 @@
+"""What staff do to the library from the server: upload, remove and re-classify documents.
+
+The catalogue stays the source of truth: an upload is saved under `DATA_DIR/uploads` with a
+row in that folder's catalogue.csv, a re-classified document gets its catalogue row changed,
+so a later `kb ingest` agrees with what staff did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from ingest.catalogue import current_values, write_entry
+from ingest.parse import CONTENT_TYPES
+from ingest.pipeline import IngestReport, remove, run, write_lock
+from kb.errors import DocumentNotFound, KBError
+from kb.library import Library
+from kb.settings import Settings
+from kb.types import Document
+
+
+class UploadRefused(KBError):
+    """An upload that is not accepted (type, size, content); the message says why."""
+
+
+def uploads_dir(settings: Settings) -> Path:
+    return (settings.data_dir / "uploads").resolve()
+
+
+def safe_file_name(name: str) -> str:
+    """A file name with no path, no control or shell-special characters, and a known type."""
+    name = unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name)
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    if suffix not in CONTENT_TYPES:
+        allowed = ", ".join(sorted(CONTENT_TYPES))
+        raise UploadRefused(f"'{suffix or name}' files are not accepted; allowed: {allowed}.")
+    stem = re.sub(r"[^\w.\- ]+", "_", stem).strip(" ._")[:100] or "document"
+    return f"{stem}{suffix}"
+
+
+def add_upload(
+    temp_file: Path, file_name: str, fields: dict[str, str], settings: Settings, library: Library
+) -> IngestReport:
+    """Store an uploaded file with its catalogue row and ingest it at once."""
+    folder = uploads_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = safe_file_name(file_name)
+    target = folder / name
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
+    shutil.move(temp_file, target)
+    write_entry(folder, target.name, fields)
+    report = run([target], settings, progress=False)
+    library.invalidate()
+    if report.failed:
+        target.unlink(missing_ok=True)
+        write_entry(folder, target.name, None)
+        raise UploadRefused(f"{name}: {report.failed[0].reason}")
+    return report
+
+
+def delete_document(doc_id: str, settings: Settings, library: Library) -> None:
+    """Remove a document; its file leaves the library folder for DATA_DIR/removed."""
+    doc = library.document_map().get(doc_id)
+    if doc is None:
+        raise DocumentNotFound(doc_id)
+    remove(doc_id, settings)
+    library.invalidate()
+    source = Path(doc.source)
+    siblings = [d for d in library.store.documents() if d.source == doc.source]
+    if siblings or not source.is_file():
+        return  # a listing page still holds other items: keep the file
+    write_entry(source.parent, source.name, None)
+    trash = settings.data_dir / "removed"
+    trash.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    shutil.move(source, trash / f"{stamp}-{source.name}")
+
+
+def reclassify(
+    doc_id: str, changes: dict[str, str], settings: Settings, library: Library
+) -> Document:
+    """Change a document's catalogue fields (access, type, title, date) without re-embedding."""
+    doc = library.document_map().get(doc_id)
+    if doc is None:
+        raise DocumentNotFound(doc_id)
+    updated = doc.model_validate({**doc.model_dump(), **changes})
+    with write_lock(settings.data_dir):
+        library.store.update_metadata(updated)
+        library.invalidate()
+        source = Path(doc.source)
+        single = [d.doc_id for d in library.store.documents() if d.source == doc.source] == [doc_id]
+        if single and source.parent.is_dir():
+            row = current_values(source.parent, source.name)
+            write_entry(
+                source.parent, source.name, {**row, **{k: str(v) for k, v in changes.items()}}
+            )
+    return updated

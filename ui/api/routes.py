@@ -1,0 +1,115 @@
+"""Read endpoints: health, search, ask, documents and their files. Each calls `Library`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+
+from kb.errors import DocumentNotFound
+from kb.types import DocType
+from ui.api.deps import ERRORS, AccessDep, CallerDep, LibraryDep
+from ui.api.models import (
+    AskRequest,
+    AskResponse,
+    DocumentList,
+    DocumentOut,
+    Filters,
+    Health,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+    Whoami,
+)
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+@router.get("/health", response_model=Health)
+def health(library: LibraryDep) -> Health:
+    return Health(
+        status="ok",
+        documents=len(library.document_map()),
+        chunks=library.store.chunk_count(),
+        embedder=library.embedder.name,
+    )
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(body: SearchRequest, library: LibraryDep, access: AccessDep) -> SearchResponse:
+    filters = body.filters.to_search() if body.filters else None
+    hits = library.search(body.query, body.k, filters, access)
+    return SearchResponse(
+        query=body.query,
+        results=[SearchResult(text=h.text, score=h.score, citation=h.citation) for h in hits],
+    )
+
+
+@router.post("/ask", response_model=AskResponse)
+def ask(body: AskRequest, library: LibraryDep, access: AccessDep) -> AskResponse:
+    filters = body.filters.to_search() if body.filters else None
+    answer = library.answer(body.question, filters, access, passages=body.k)
+    return AskResponse(
+        answer=answer.answer,
+        citations=list(answer.citations),
+        abstained=answer.abstained,
+        see_also=list(answer.see_also),
+    )
+
+
+@router.get("/documents", response_model=DocumentList)
+def documents(
+    library: LibraryDep,
+    access: AccessDep,
+    doc_type: Annotated[list[DocType] | None, Query()] = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    language: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> DocumentList:
+    try:
+        filters = Filters(
+            doc_type=doc_type, date_from=date_from, date_to=date_to, language=language
+        )
+    except ValidationError as e:  # a backwards date range: a 422 like any other bad field
+        raise RequestValidationError(e.errors(include_url=False)) from e
+    docs = library.documents(access, filters.to_search())
+    return DocumentList(
+        documents=[DocumentOut.of(d) for d in docs[offset : offset + limit]], total=len(docs)
+    )
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut)
+def document(doc_id: str, library: LibraryDep, access: AccessDep) -> DocumentOut:
+    return DocumentOut.of(library.document(doc_id, access))
+
+
+@router.get(
+    "/documents/{doc_id}/file",
+    response_class=FileResponse,
+    responses={200: {"description": "The original file.", "content": {"application/pdf": {}}}},
+)
+def document_file(doc_id: str, library: LibraryDep, access: AccessDep) -> FileResponse:
+    doc = library.document(doc_id, access)
+    # Only a path recorded at ingest is ever opened; nothing from the request reaches the disk.
+    path = Path(doc.source)
+    if not path.is_file():
+        raise DocumentNotFound(doc_id)
+    media_type = doc.content_type + (
+        "; charset=utf-8" if doc.content_type.startswith("text/") else ""
+    )
+    return FileResponse(
+        path, media_type=media_type, filename=path.name, content_disposition_type="inline"
+    )
+
+
+@router.get("/whoami", response_model=Whoami)
+def whoami(caller: CallerDep) -> Whoami:
+    """The role the request's key gives (anonymous without a key)."""
+    return Whoami(role=caller.role, name=caller.name)
