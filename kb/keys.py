@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -80,6 +82,29 @@ class KeyStore:
                 yield db
         finally:
             db.close()
+
+    def _link_secret(self) -> bytes:
+        path = self._path.with_name("link-secret")
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(secrets.token_bytes(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_bytes()
+
+    def sign_link(self, doc_id: str, seconds: int = 3600) -> str:
+        """A token that opens one document's file for a while, for links shown to a signed-in
+        reader (a browser following a link sends no API key)."""
+        expires = int(time.time()) + seconds
+        mac = hmac.new(self._link_secret(), f"{doc_id}:{expires}".encode(), "sha256").hexdigest()
+        return f"{expires}.{mac[:32]}"
+
+    def check_link(self, doc_id: str, token: str) -> bool:
+        expires, _, mac = token.partition(".")
+        if not expires.isdigit() or int(expires) < time.time():
+            return False
+        wanted = hmac.new(self._link_secret(), f"{doc_id}:{expires}".encode(), "sha256").hexdigest()
+        return hmac.compare_digest(mac, wanted[:32])
 
     def create(self, role: Role, name: str) -> str:
         """A new key for `name`; the key itself is returned once and never stored."""

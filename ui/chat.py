@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,10 +30,15 @@ CSS = """
 """
 
 
-def _link(ref: Reference) -> str:
-    """A link relative to the server, so it works whichever address the page was opened at."""
+Signer = Callable[[str], str] | None
+
+
+def _link(ref: Reference, sign: Signer = None) -> str:
+    """A link relative to the server, so it works whichever address the page was opened at;
+    signed for a signed-in reader, whose browser sends no API key when following it."""
     parts = urlsplit(ref.url)
-    return parts.path + (f"#{parts.fragment}" if parts.fragment else "")
+    query = f"?token={sign(ref.doc_id)}" if sign else ""
+    return parts.path + query + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def _label(ref: Reference) -> str:
@@ -44,16 +50,16 @@ def _label(ref: Reference) -> str:
     return " · ".join(bits)
 
 
-def citations_markdown(answer: Answer) -> str:
+def citations_markdown(answer: Answer, sign: Signer = None) -> str:
     if answer.abstained:
         lines = ["**No passage in the library answers this.** Closest documents:", ""]
-        lines += [f"- [{r.title}]({_link(r)}) · {_label(r)}" for r in answer.see_also]
+        lines += [f"- [{r.title}]({_link(r, sign)}) · {_label(r)}" for r in answer.see_also]
         return "\n".join(lines)
     blocks = []
     for c in answer.citations:
         page = f"open at page {c.page}" if c.page else "open the source"
         blocks.append(
-            f"**[{c.n}] {c.title}**  \n{_label(c)}\n\n> {c.quote}\n\n[{page}]({_link(c)})"
+            f"**[{c.n}] {c.title}**  \n{_label(c)}\n\n> {c.quote}\n\n[{page}]({_link(c, sign)})"
         )
     return "\n\n".join(blocks)
 
@@ -71,7 +77,7 @@ def _excerpt(text: str, limit: int = 420) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def sources_markdown(hits: list[Hit]) -> str:
+def sources_markdown(hits: list[Hit], sign: Signer = None) -> str:
     if not hits:
         return "No passages found."
     grouped: OrderedDict[str, list[Hit]] = OrderedDict()
@@ -80,11 +86,11 @@ def sources_markdown(hits: list[Hit]) -> str:
     blocks = []
     for group in grouped.values():
         ref = group[0].citation
-        lines = [f"### [{ref.title}]({_link(ref)})", f"{_label(ref).split(' · p.')[0]}", ""]
+        lines = [f"### [{ref.title}]({_link(ref, sign)})", f"{_label(ref).split(' · p.')[0]}", ""]
         for hit in group:
             where = f"p. {hit.citation.page}" if hit.citation.page else "open"
             section = f"*{hit.section}* — " if hit.section else ""
-            lines.append(f"- [{where}]({_link(hit.citation)}) {section}{_excerpt(hit.text)}")
+            lines.append(f"- [{where}]({_link(hit.citation, sign)}) {section}{_excerpt(hit.text)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -132,6 +138,9 @@ def role_markdown(caller: Caller) -> str:
 
 
 def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
+    def signer(caller: Caller) -> Signer:
+        return None if caller.role is Role.anonymous else keys.sign_link
+
     def sign_in(key: str) -> tuple[Caller, str, str]:
         try:
             caller = keys.caller(key.strip() or None)
@@ -162,7 +171,7 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer_markdown(answer)},
         ]
-        return history, citations_markdown(answer), ""
+        return history, citations_markdown(answer, signer(caller)), ""
 
     def find(
         query: str,
@@ -178,7 +187,7 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
             hits = library.search(query, 20, filters, caller.role.access)
         except KBError as e:
             raise gr.Error(str(e)) from e
-        return sources_markdown(hits)
+        return sources_markdown(hits, signer(caller))
 
     def catalogue(caller: Caller) -> str:
         rows = ["| Title | Type | Date | Language | Pages |", "|---|---|---|---|---|"]
@@ -186,7 +195,8 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
             title = d.title.replace("|", "\\|")
             kind = d.doc_type.value.replace("_", " ")
             date = d.date.isoformat() if d.date else ""
-            link = f"/api/documents/{d.doc_id}/file"
+            sign = signer(caller)
+            link = f"/api/documents/{d.doc_id}/file" + (f"?token={sign(d.doc_id)}" if sign else "")
             rows.append(f"| [{title}]({link}) | {kind} | {date} | {d.language} | {d.pages or ''} |")
         return "\n".join(rows)
 

@@ -4,6 +4,7 @@ staff, with a revoked key and with a garbage key."""
 from __future__ import annotations
 
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,6 +256,24 @@ def test_uploads_are_checked(
     assert not uploads.exists() or [p.name for p in uploads.iterdir() if p.suffix != ".csv"] == []
 
 
+def test_signed_file_links_open_one_document_for_a_while(
+    client: TestClient, members_library: tuple[Settings, dict[str, str]]
+) -> None:
+    keys = KeyStore(members_library[0].data_dir)
+    token = keys.sign_link(SECRET_ID)
+    path = f"/api/documents/{SECRET_ID}/file"
+    assert client.get(path, params={"token": token}).content == PROCEEDINGS.encode()
+    assert client.get(path).status_code == 404
+    tampered = token[:-1] + ("1" if token.endswith("0") else "0")
+    assert client.get(path, params={"token": tampered}).status_code == 404
+    assert (
+        client.get(path, params={"token": keys.sign_link(SECRET_ID, seconds=-1)}).status_code == 404
+    )
+    other = "/api/documents/mpf-policy-brief-pilot-projects-2020/file"
+    assert client.get(path.replace(SECRET_ID, "x"), params={"token": token}).status_code == 404
+    assert client.get(other, params={"token": token}).status_code == 200  # public anyway
+
+
 def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, server=ServerSettings(requests_per_minute=3))
     with TestClient(create_app(settings, with_chat=False)) as client:
@@ -312,5 +331,11 @@ def test_the_chat_shows_members_documents_only_after_sign_in(
         page.get_by_role("tab", name="Ask").click()
         signed_in = ask()
         assert "Report of proceedings" in signed_in
+        # Its link carries a signed token: the browser follows it without any API key.
+        link = page.locator(f"#citations a[href*='/api/documents/{SECRET_ID}/file']").first
+        href = link.get_attribute("href")
+        assert href and "token=" in href
+        with urllib.request.urlopen(f"{url}{href.split('#')[0]}") as response:
+            assert response.read() == PROCEEDINGS.encode()
         page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
         context.close()

@@ -27,6 +27,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_keys(request: Request) -> KeyStore:
+    keys: KeyStore = request.app.state.keys
+    return keys
+
+
 def request_key(request: Request) -> str | None:
     """The key a request carries, from `Authorization: Bearer` or `X-API-Key`."""
     auth = request.headers.get("authorization", "")
@@ -63,6 +68,7 @@ def get_editor(caller: CallerDep) -> Caller:
 
 LibraryDep = Annotated[Library, Depends(get_library)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeysDep = Annotated[KeyStore, Depends(get_keys)]
 AccessDep = Annotated[tuple[Access, ...], Depends(get_access)]
 EditorDep = Annotated[Caller, Depends(get_editor)]
 ERRORS: dict[int | str, dict[str, Any]] = {

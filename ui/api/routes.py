@@ -12,8 +12,9 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from kb.errors import DocumentNotFound
+from kb.library import MEMBERS
 from kb.types import DocType
-from ui.api.deps import ERRORS, AccessDep, CallerDep, LibraryDep
+from ui.api.deps import ERRORS, AccessDep, CallerDep, KeysDep, LibraryDep
 from ui.api.models import (
     AskRequest,
     AskResponse,
@@ -95,7 +96,15 @@ def document(doc_id: str, library: LibraryDep, access: AccessDep) -> DocumentOut
     response_class=FileResponse,
     responses={200: {"description": "The original file.", "content": {"application/pdf": {}}}},
 )
-def document_file(doc_id: str, library: LibraryDep, access: AccessDep) -> FileResponse:
+def document_file(
+    doc_id: str,
+    library: LibraryDep,
+    access: AccessDep,
+    keys: KeysDep,
+    token: Annotated[str | None, Query(max_length=100, description="A signed link token.")] = None,
+) -> FileResponse:
+    if token and keys.check_link(doc_id, token):
+        access = MEMBERS  # a link signed for a reader who may see this document
     doc = library.document(doc_id, access)
     # Only a path recorded at ingest is ever opened; nothing from the request reaches the disk.
     path = Path(doc.source)
