@@ -120,6 +120,32 @@ def main() -> None:
                 )
                 times.append(time.perf_counter() - started)
             print(f"HNSW + where keeping {share}: {percentiles(times)}")
+        # The access layout: public (80%) and members-only (20%) chunks in two collections.
+        hnsw = {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 256}
+        levels = {}
+        for level, keep in (("public", kind >= 0.2), ("members", kind < 0.2)):
+            ids = np.flatnonzero(keep)
+            levels[level] = client.create_collection(
+                f"bench-{level}",
+                embedding_function=None,
+                configuration={"hnsw": hnsw},  # type: ignore[arg-type]
+            )
+            for i in range(0, len(ids), 2000):
+                part = ids[i : i + 2000]
+                levels[level].add(ids=[str(j) for j in part], embeddings=vectors[part])
+        for who, names in (("anonymous", ["public"]), ("member", ["public", "members"])):
+            times = []
+            for q in queries:
+                started = time.perf_counter()
+                found = []
+                for name in names:
+                    got = levels[name].query(
+                        query_embeddings=[q], n_results=50, include=["distances"]
+                    )
+                    found += list(zip(got["distances"][0], got["ids"][0], strict=True))
+                sorted(found)[:50]
+                times.append(time.perf_counter() - started)
+            print(f"access layout, {who:9} ({' + '.join(names)}): {percentiles(times)}")
         mask = kind < 0.2
         times = []
         for q in queries:
