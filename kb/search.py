@@ -74,11 +74,15 @@ def hybrid_search(
     snapshot = library.snapshot()
     # Room for near-duplicates to be dropped and still return k passages when k exist.
     pool = max(settings.candidates, 2 * k)
-    if filters.empty:  # the common query: Chroma's HNSW over the allowed collections
+    mode = settings.mode
+    dense: list[tuple[StoredChunk, float]] = []
+    lexical: list[tuple[StoredChunk, float]] = []
+    if mode != "bm25" and filters.empty:  # the common query: HNSW over the allowed collections
         dense = library.store.dense_search(vector, pool, filters, access)
-    else:  # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
+    elif mode != "bm25":  # exact search over the masked snapshot beats a filtered HNSW query
         dense = snapshot.dense_search(vector, pool, filters, access)
-    lexical = snapshot.search(query, pool, filters, access)
+    if mode != "dense":
+        lexical = snapshot.search(query, pool, filters, access)
     fused = reciprocal_rank_fusion(
         [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
         settings.rrf_k,

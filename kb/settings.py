@@ -63,6 +63,9 @@ class ChunkingSettings(_Group):
 
 
 class RetrievalSettings(_Group):
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Retrievers used: both fused (hybrid), or one alone (for evaluation)."
+    )
     k: int = Field(8, ge=1, le=50, description="Hits returned by default.")
     candidates: int = Field(50, ge=1, description="Hits taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")

@@ -1,0 +1,234 @@
+"""Retrieval quality as numbers: a BEIR dataset run through the product's own ingestion and
+search, and a gold set of questions over the library.
+
+It lives beside the pipeline because a BEIR run builds its own library with it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ingest.pipeline import run
+from ingest.prepare import slug
+from kb.library import MEMBERS, Library
+from kb.metrics import mrr_at, ndcg_at, recall_at
+from kb.settings import RetrievalSettings, Settings, StoreSettings
+
+
+class BeirReport(BaseModel):
+    dataset: str
+    split: str
+    mode: str
+    queries: int
+    ndcg_at_10: float
+    recall_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    index_seconds: float
+    seconds_per_query: float
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            parts = line.strip().split("\t")
+            if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
+                continue  # the header line
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return qrels
+
+
+@contextmanager
+def _work_dir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="kb-beir-") as tmp:
+        yield Path(tmp)
+
+
+def _write_corpus(folder: Path, corpus: Path) -> dict[str, str]:
+    """One Markdown file per BEIR document (title as heading); returns doc_id -> BEIR id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = {}
+    for doc in _read_jsonl(corpus):
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", doc["_id"])
+        path = folder / f"{name}.md"
+        if not path.exists():
+            title = " ".join(doc.get("title", "").split())
+            path.write_text(f"# {title}\n\n{doc['text']}\n" if title else f"{doc['text']}\n")
+        ids[slug(name)] = doc["_id"]
+    return ids
+
+
+def evaluate_beir(
+    folder: Path, settings: Settings, split: str = "test", keep: Path | None = None
+) -> BeirReport:
+    """Index a BEIR dataset with the product's pipeline and score the product's search."""
+    qrels = read_qrels(folder / "qrels" / f"{split}.tsv")
+    queries = {
+        q["_id"]: q["text"] for q in _read_jsonl(folder / "queries.jsonl") if q["_id"] in qrels
+    }
+    with _work_dir(keep) as work:
+        ids = _write_corpus(work / "corpus", folder / "corpus.jsonl")
+        local = settings.model_copy(
+            update={"data_dir": work / "data", "store": StoreSettings(prefix="beir")}
+        )
+        started = time.perf_counter()
+        run([work / "corpus"], local)
+        index_seconds = time.perf_counter() - started
+        library = Library(local)
+        scores: dict[str, list[float]] = {"ndcg": [], "r10": [], "r100": [], "mrr": []}
+        started = time.perf_counter()
+        for qid, text in queries.items():
+            ranked: list[str] = []
+            for hit in library.search(text, k=100, access=MEMBERS):
+                beir_id = ids.get(hit.citation.doc_id)
+                if beir_id and beir_id not in ranked:
+                    ranked.append(beir_id)
+            relevant = qrels[qid]
+            scores["ndcg"].append(ndcg_at(ranked, relevant, 10))
+            scores["r10"].append(recall_at(ranked, relevant, 10))
+            scores["r100"].append(recall_at(ranked, relevant, 100))
+            scores["mrr"].append(mrr_at(ranked, relevant, 10))
+        per_query = (time.perf_counter() - started) / max(1, len(queries))
+    return BeirReport(
+        dataset=folder.name,
+        split=split,
+        mode=settings.retrieval.mode,
+        queries=len(queries),
+        ndcg_at_10=round(statistics.mean(scores["ndcg"]), 4),
+        recall_at_10=round(statistics.mean(scores["r10"]), 4),
+        recall_at_100=round(statistics.mean(scores["r100"]), 4),
+        mrr_at_10=round(statistics.mean(scores["mrr"]), 4),
+        index_seconds=round(index_seconds, 1),
+        seconds_per_query=round(per_query, 4),
+    )
+
+
+# -- the gold set --------------------------------------------------------------------------
+
+
+class GoldQuestion(BaseModel):
+    question: str
+    evidence: list[str] = Field(
+        default_factory=list, description="Phrases that mark a relevant passage."
+    )
+    source: str | None = Field(None, description="File name the evidence must come from.")
+    pages: list[int] = Field(default_factory=list, description="Pages where the evidence is.")
+    answerable: bool = True
+
+
+class GoldReport(BaseModel):
+    questions: int
+    answerable: int
+    evidence_at: dict[str, float] = Field(
+        description="Share of answerable questions with evidence in the top k."
+    )
+    mrr: float
+    page_accuracy: float | None = Field(
+        description="Share of page questions whose first evidence hit is on a gold page."
+    )
+    answered_with_evidence: float = Field(
+        description="Share of answerable questions answered, citing the evidence."
+    )
+    answered: float = Field(description="Share of answerable questions answered (not abstained).")
+    unanswerable_abstained: float | None
+    misses: list[str] = Field(
+        default_factory=list, description="Questions whose evidence is not in the top 5."
+    )
+    wrong_abstentions: list[str] = Field(default_factory=list)
+    wrong_answers: list[str] = Field(
+        default_factory=list, description="Unanswerable questions answered."
+    )
+
+
+def normalise(text: str) -> str:
+    """Lower case, letters and digits only, single spaces: PDF line breaks and hyphens vanish."""
+    text = re.sub(r"(\w)-\s+(\w)", r"\1\2", text.lower())
+    return " ".join(re.findall(r"\w+", text))
+
+
+def _is_evidence(text: str, source: str, item: GoldQuestion) -> bool:
+    if item.source and Path(source).name != item.source:
+        return False
+    passage = normalise(text)
+    return any(normalise(phrase) in passage for phrase in item.evidence)
+
+
+def read_gold(path: Path) -> list[GoldQuestion]:
+    return [GoldQuestion.model_validate(row) for row in _read_jsonl(path)]
+
+
+def evaluate_gold(path: Path, settings: Settings) -> GoldReport:
+    """Score search and answers on a gold set over the library in `settings`."""
+    items = read_gold(path)
+    library = Library(settings)
+    ranks: list[int | None] = []
+    page_hits: list[bool] = []
+    answered, with_evidence, abstained_ok = 0, 0, 0
+    misses, wrong_abstentions, wrong_answers = [], [], []
+    for item in items:
+        answer = library.answer(item.question, access=MEMBERS)
+        if not item.answerable:
+            abstained_ok += answer.abstained
+            if not answer.abstained:
+                wrong_answers.append(item.question)
+            continue
+        hits = library.search(item.question, k=10, access=MEMBERS)
+        rank = next(
+            (i for i, h in enumerate(hits) if _is_evidence(h.text, h.citation.source, item)), None
+        )
+        ranks.append(rank)
+        if rank is None or rank >= 5:
+            misses.append(item.question)
+        if item.pages and rank is not None:
+            page_hits.append(hits[rank].citation.page in item.pages)
+        elif item.pages:
+            page_hits.append(False)
+        if answer.abstained:
+            wrong_abstentions.append(item.question)
+            continue
+        answered += 1
+        with_evidence += any(_is_evidence(c.quote, c.source, item) for c in answer.citations)
+    n = max(1, len(ranks))
+    unanswerable = sum(1 for i in items if not i.answerable)
+    return GoldReport(
+        questions=len(items),
+        answerable=len(ranks),
+        evidence_at={
+            str(k): round(sum(1 for r in ranks if r is not None and r < k) / n, 3)
+            for k in (1, 3, 5, 10)
+        },
+        mrr=round(sum(1 / (r + 1) for r in ranks if r is not None) / n, 3),
+        page_accuracy=round(sum(page_hits) / len(page_hits), 3) if page_hits else None,
+        answered_with_evidence=round(with_evidence / n, 3),
+        answered=round(answered / n, 3),
+        unanswerable_abstained=round(abstained_ok / unanswerable, 3) if unanswerable else None,
+        misses=misses,
+        wrong_abstentions=wrong_abstentions,
+        wrong_answers=wrong_answers,
+    )
+
+
+def with_mode(settings: Settings, mode: str) -> Settings:
+    retrieval = RetrievalSettings(**{**settings.retrieval.model_dump(), "mode": mode})
+    return settings.model_copy(update={"retrieval": retrieval})
