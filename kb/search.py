@@ -27,7 +27,9 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> di
     return scores
 
 
-def drop_near_duplicates(texts: Sequence[str], threshold: float) -> list[int]:
+def drop_near_duplicates(
+    texts: Sequence[str], threshold: float, limit: int | None = None
+) -> list[int]:
     """Indexes of texts to keep: one sharing `threshold` of its shingles with a kept one goes."""
     kept: list[int] = []
     kept_shingles: list[set[tuple[str, ...]]] = []
@@ -40,6 +42,8 @@ def drop_near_duplicates(texts: Sequence[str], threshold: float) -> list[int]:
             continue
         kept.append(i)
         kept_shingles.append(own)
+        if limit is not None and len(kept) == limit:
+            break
     return kept
 
 
@@ -97,7 +101,7 @@ def hybrid_search(
         if by_id[cid].chunk.doc_id in documents
     ]
     keep = drop_near_duplicates(
-        [by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity
+        [by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity, limit=k
     )
     top = [ranked[i] for i in keep][:k]
     for cid in top:

@@ -301,13 +301,15 @@ class Store:
             }
             for p in parsed.pages
         ]
+        replacing = self._exists(doc.doc_id)
         self._documents.upsert(
             ids=[doc.doc_id],
             embeddings=[title_vector.tolist()],
             documents=[json.dumps(pages, ensure_ascii=False)],
             metadatas=[_document_metadata(doc, _PENDING)],
         )
-        self._delete_chunks(doc.doc_id)
+        if replacing:  # a `where` delete scans the collection: skip it for a new document
+            self._delete_chunks(doc.doc_id)
         target = self._chunks[doc.access]
         for start in range(0, len(chunks), self._batch):
             batch = chunks[start : start + self._batch]
