@@ -86,6 +86,29 @@ _HYPHEN_TAILS = {
     "wide",
 }
 _HYPHEN_BREAK = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
+# A line-end hyphen some PDFs extract as " - " inside the line ("profes - sional").
+_SPACED_BREAK = re.compile(r"\b([a-z]{2,}) - ([a-z]{2,})\b")
+_WORD_ENDINGS = (
+    "ment",
+    "tion",
+    "sion",
+    "ing",
+    "ance",
+    "ence",
+    "ity",
+    "ness",
+    "ous",
+    "ive",
+    "able",
+    "ible",
+    "ally",
+    "ional",
+    "ized",
+    "ised",
+    "ation",
+    "ical",
+    "ure",
+)
 
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"”’]$")
 _BULLET = re.compile(r"^\s*([•▪◦●\-–*]|\d{1,2}[.)]|\(?[a-z]\))\s+")
@@ -192,9 +215,21 @@ def strip_running_lines(
     return cleaned
 
 
-def rejoin_hyphenated(text: str, stats: CleanStats) -> str:
+def rejoin_hyphenated(text: str, stats: CleanStats, vocabulary: set[str] | None = None) -> str:
     """Re-join words broken across lines ("frame-\\nwork" -> "framework")."""
     hyphenated_elsewhere = set(re.findall(r"\b\w+-\w+\b", text.lower()))
+    words = vocabulary if vocabulary is not None else set(re.findall(r"[a-z]+", text.lower()))
+
+    def repair_spaced(m: re.Match[str]) -> str:
+        joined = m.group(1) + m.group(2)
+        # Only where the joined word is a word of this document, or ends like one: a spaced
+        # hyphen is also used as a dash between words.
+        if joined in words or m.group(2).endswith(_WORD_ENDINGS):
+            stats.hyphen_repairs += 1
+            return joined
+        return m.group()
+
+    text = _SPACED_BREAK.sub(repair_spaced, text)
 
     def repair(m: re.Match[str]) -> str:
         head, tail = m.group(1), m.group(2)
@@ -332,9 +367,10 @@ def clean_pages(
     # repeats go. Text captured without pages (like the policy brief seed) has no page to
     # localise its pull-quotes, which paraphrase the body (46-79% shared wording).
     threshold = 1.0 if len(pages) > 1 else 0.5
+    vocabulary = set(re.findall(r"[a-z]+", " ".join(stripped).lower()))
     out = []
     for page in stripped:
-        text = unwrap_lines(rejoin_hyphenated(page, stats))
+        text = unwrap_lines(rejoin_hyphenated(page, stats, vocabulary))
         out.append(drop_repeated_paragraphs(text, stats, threshold=threshold).strip())
     return out
 

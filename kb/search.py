@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from kb.store import StoredChunk
 from kb.text import shingles
 from kb.types import Access, Document, Hit, Reference, SearchFilters
@@ -24,6 +26,22 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> di
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def weighted_fusion(
+    runs: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]
+) -> dict[str, float]:
+    """Sum of weighted scores, each run min-max normalised to [0, 1] (absent counts 0)."""
+    scores: dict[str, float] = {}
+    for run, weight in zip(runs, weights, strict=True):
+        if not run:
+            continue
+        values = [v for _, v in run]
+        low, high = min(values), max(values)
+        span = (high - low) or 1.0
+        for item, value in run:
+            scores[item] = scores.get(item, 0.0) + weight * (value - low) / span
     return scores
 
 
@@ -65,6 +83,15 @@ def reference(doc: Document, page: int | None, base_url: str) -> Reference:
     )
 
 
+def _dense(
+    library: Library, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
+) -> list[tuple[StoredChunk, float]]:
+    if filters.empty:  # the common query: HNSW over the allowed collections
+        return library.store.dense_search(vector, k, filters, access)
+    # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
+    return library.snapshot().dense_search(vector, k, filters, access)
+
+
 def hybrid_search(
     library: Library,
     query: str,
@@ -81,16 +108,30 @@ def hybrid_search(
     mode = settings.mode
     dense: list[tuple[StoredChunk, float]] = []
     lexical: list[tuple[StoredChunk, float]] = []
-    if mode != "bm25" and filters.empty:  # the common query: HNSW over the allowed collections
-        dense = library.store.dense_search(vector, pool, filters, access)
-    elif mode != "bm25":  # exact search over the masked snapshot beats a filtered HNSW query
-        dense = snapshot.dense_search(vector, pool, filters, access)
+    if mode != "bm25":
+        dense = _dense(library, vector, pool, filters, access)
+        if settings.feedback_passages and dense:
+            # Rocchio: move the query towards its best passages, then search again.
+            top = [c.chunk.chunk_id for c, _ in dense[: settings.feedback_passages]]
+            centroid = snapshot.mean_vector(top)
+            if centroid is not None:
+                moved = vector + settings.feedback_weight * centroid
+                dense = _dense(library, moved / np.linalg.norm(moved), pool, filters, access)
     if mode != "dense":
         lexical = snapshot.search(query, pool, filters, access)
-    fused = reciprocal_rank_fusion(
-        [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
-        settings.rrf_k,
-    )
+    if settings.fusion == "weighted":
+        fused = weighted_fusion(
+            [
+                [(c.chunk.chunk_id, s) for c, s in dense],
+                [(c.chunk.chunk_id, s) for c, s in lexical],
+            ],
+            [settings.dense_weight, 1.0 - settings.dense_weight],
+        )
+    else:
+        fused = reciprocal_rank_fusion(
+            [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
+            settings.rrf_k,
+        )
     by_id: dict[str, StoredChunk] = {c.chunk.chunk_id: c for c, _ in lexical}
     by_id.update({c.chunk.chunk_id: c for c, _ in dense})
     similarity: dict[str, float | None] = {c.chunk.chunk_id: s for c, s in dense}

@@ -83,6 +83,10 @@ class Snapshot:
         row = self._row.get(chunk_id)
         return None if row is None else float(self.vectors[row] @ vector)
 
+    def mean_vector(self, chunk_ids: list[str]) -> np.ndarray | None:
+        rows = [self._row[c] for c in chunk_ids if c in self._row]
+        return self.vectors[rows].mean(axis=0) if rows else None
+
     def dense_search(
         self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
     ) -> list[tuple[StoredChunk, float]]:

@@ -163,3 +163,12 @@ def test_structure_headings_and_numbers_in_tables_are_never_running_lines() -> N
 def test_letter_spaced_headings_are_joined() -> None:
     text = "c o n v e n t i o n  a n d  p r o t o c o l\nC H A P T E R  I\nA normal line\nx y"
     assert normalise_characters(text) == "convention and protocol\nCHAPTER I\nA normal line\nx y"
+
+
+def test_line_end_hyphens_extracted_as_spaced_dashes_are_repaired() -> None:
+    stats = CleanStats()
+    text = "a profes - sional career with for - mal training. Pay a fee - and wait. Formal rules."
+    assert rejoin_hyphenated(text, stats) == (
+        "a professional career with formal training. Pay a fee - and wait. Formal rules."
+    )
+    assert stats.hyphen_repairs == 2

@@ -42,3 +42,12 @@ def test_filters_become_one_store_clause() -> None:
         SearchFilters(date_from=dt.date(2020, 1, 1), date_to=dt.date(2021, 6, 30))
     )
     assert clause == {"$and": [{"date": {"$gte": 20200101}}, {"date": {"$lte": 20210630}}]}
+
+
+def test_weighted_fusion_normalises_each_run_and_weighs_it() -> None:
+    from kb.search import weighted_fusion
+
+    scores = weighted_fusion([[("a", 0.9), ("b", 0.5)], [("b", 12.0), ("c", 4.0)]], [0.7, 0.3])
+    assert scores["a"] == pytest.approx(0.7)
+    assert scores["b"] == pytest.approx(0.3)
+    assert scores["c"] == pytest.approx(0.0)
