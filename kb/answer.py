@@ -72,6 +72,7 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, str]]:
                 and len(sentence) <= _MAX_SENTENCE_CHARS
                 and not _REFERENCE.search(sentence)
                 and _SENTENCE_END.search(sentence)  # a heading is not an answer
+                and not sentence.rstrip('”"’)').endswith("?")  # nor is a question
             ):
                 found.append((i, sentence))
     return found

@@ -98,10 +98,10 @@ class AnswerSettings(_Group):
     passages: int = Field(5, ge=1, description="Top passages the answer draws sentences from.")
     max_sentences: int = Field(4, ge=1, description="Sentences in an extractive answer.")
     min_similarity: float = Field(
-        0.30, description="Evidence gate: the best passage's cosine similarity must reach this."
+        0.40, description="Evidence gate: the best passage's cosine similarity must reach this."
     )
     min_term_coverage: float = Field(
-        0.5,
+        0.55,
         ge=0,
         le=1,
         description="Evidence gate: share of the question's content words in the best passage.",

@@ -68,9 +68,11 @@ def _beir(folder: Path) -> Path:
 def test_beir_runs_through_the_product(settings: Settings, tmp_path: Path, mode: str) -> None:
     report = evaluate_beir(_beir(tmp_path / "toy"), with_mode(settings, mode), "test")
     assert report.queries == 4 and report.mode == mode
-    assert 0.0 <= report.ndcg_at_10 <= 1.0 and report.recall_at_100 == 1.0
-    if mode != "bm25":  # q3 and q4 share no word with their documents: meaning, not words
-        assert report.ndcg_at_10 >= 0.9 and report.mrr_at_10 >= 0.9
+    assert 0.0 <= report.ndcg_at_10 <= 1.0
+    if mode == "bm25":  # "Can my wife and kids come with me?" shares no word with its document
+        assert report.recall_at_100 == 0.75
+    else:  # meaning, not words
+        assert report.recall_at_100 == 1.0 and report.ndcg_at_10 >= 0.9 and report.mrr_at_10 >= 0.9
 
 
 def test_gold_set_scores_evidence_pages_and_abstentions(

@@ -60,7 +60,7 @@ def test_questions_find_the_right_document(
 ) -> None:
     hits = library.search(question, k=5)
     if doc_id:
-        assert hits[0].citation.doc_id == doc_id
+        assert doc_id in [h.citation.doc_id for h in hits[:3]]
     else:  # the membership rules are a dated item of the network page
         assert any("open to practitioners from EU Member States" in h.text for h in hits[:3])
 
