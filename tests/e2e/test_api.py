@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from ingest.pipeline import IngestReport
 from kb.library import Library
 from kb.settings import Settings
+from tests.conftest import CITATION_FIELDS, REFERENCE_FIELDS
 from ui.api import create_app
 
 pytestmark = pytest.mark.e2e
@@ -44,15 +45,7 @@ def test_search_returns_cited_passages(client: TestClient) -> None:
     assert len(body["results"]) == 3
     first = body["results"][0]
     assert set(first) == {"text", "score", "citation"}
-    assert set(first["citation"]) == {
-        "doc_id",
-        "title",
-        "doc_type",
-        "date",
-        "page",
-        "source",
-        "url",
-    }
+    assert set(first["citation"]) == REFERENCE_FIELDS
     assert first["citation"]["url"].endswith(f"/api/documents/{first['citation']['doc_id']}/file")
 
 
@@ -83,17 +76,7 @@ def test_ask_answers_with_verbatim_quotes(client: TestClient, library: Library) 
     assert body["abstained"] is False
     assert any(c["doc_id"] == BRIEF for c in body["citations"])
     for c in body["citations"]:
-        assert set(c) >= {
-            "n",
-            "quote",
-            "doc_id",
-            "title",
-            "doc_type",
-            "date",
-            "page",
-            "source",
-            "url",
-        }
+        assert set(c) >= CITATION_FIELDS
         assert any(c["quote"] in p.text for p in library.pages(c["doc_id"]))
 
 

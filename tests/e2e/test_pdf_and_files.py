@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from ingest.pipeline import run
 from kb.library import MEMBERS, Library
 from kb.settings import Settings
-from tests.conftest import EVAL_PDFS
+from tests.conftest import CITATION_FIELDS, EVAL_PDFS, REFERENCE_FIELDS
 from tests.pdfmaker import make_pdf
 from ui.cli import cli
 
@@ -136,29 +136,11 @@ def test_cli_json_shapes_and_failure_exit_code(
     result = runner.invoke(cli, ["search", "recruitment fees", "--k", "2", "--json"])
     payload = json.loads(result.output)
     assert set(payload) == {"query", "results"} and len(payload["results"]) == 2
-    assert set(payload["results"][0]["citation"]) == {
-        "doc_id",
-        "title",
-        "doc_type",
-        "date",
-        "page",
-        "source",
-        "url",
-    }
+    assert set(payload["results"][0]["citation"]) == REFERENCE_FIELDS
     result = runner.invoke(cli, ["ask", "Who pays the recruitment fees?", "--json"])
     answer = json.loads(result.output)
     assert answer["abstained"] is False
-    assert set(answer["citations"][0]) == {
-        "n",
-        "quote",
-        "doc_id",
-        "title",
-        "doc_type",
-        "date",
-        "page",
-        "source",
-        "url",
-    }
+    assert set(answer["citations"][0]) == CITATION_FIELDS
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     result = runner.invoke(cli, ["ingest", str(folder)])
     assert result.exit_code == 1 and "broken.pdf" in result.output
