@@ -4,7 +4,6 @@ and prints; errors become one-line messages here and nowhere else."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -17,6 +16,7 @@ from kb.errors import KBError
 from kb.library import MEMBERS, Library
 from kb.settings import Settings, load_settings
 from kb.types import DocType, SearchFilters
+from ui.api.models import ask_response, search_response
 from ui.render import render_answer, render_hits
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,21 +35,26 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _filters(
-    types: tuple[str, ...],
-    date_from: dt.datetime | None,
-    date_to: dt.datetime | None,
-    languages: tuple[str, ...],
-) -> SearchFilters:
-    return SearchFilters(
-        doc_types=tuple(DocType(t) for t in types),
-        date_from=date_from.date() if date_from else None,
-        date_to=date_to.date() if date_to else None,
-        languages=languages,
-    )
-
-
 def filter_options(func: F) -> F:
+    """--type/--from/--to/--language, handed to the command as one `filters` argument."""
+
+    @wraps(func)
+    def wrapper(
+        *args: Any,
+        types: tuple[str, ...],
+        date_from: dt.datetime | None,
+        date_to: dt.datetime | None,
+        languages: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        filters = SearchFilters(
+            doc_types=tuple(DocType(t) for t in types),
+            date_from=date_from.date() if date_from else None,
+            date_to=date_to.date() if date_to else None,
+            languages=languages,
+        )
+        return func(*args, filters=filters, **kwargs)
+
     options = [
         click.option(
             "--type",
@@ -69,9 +74,11 @@ def filter_options(func: F) -> F:
         ),
         click.option("--json", "as_json", is_flag=True, help="Print JSON."),
     ]
+    command: Any = wrapper
     for option in reversed(options):
-        func = option(func)
-    return func
+        command = option(command)
+    result: F = command
+    return result
 
 
 @click.group()
@@ -132,28 +139,12 @@ def remove(settings: Settings, target: str) -> None:
 @click.pass_obj
 @user_errors
 def search(
-    settings: Settings,
-    query: str,
-    k: int | None,
-    types: tuple[str, ...],
-    date_from: dt.datetime | None,
-    date_to: dt.datetime | None,
-    languages: tuple[str, ...],
-    as_json: bool,
+    settings: Settings, query: str, k: int | None, filters: SearchFilters, as_json: bool
 ) -> None:
     """Find the passages that best match QUERY."""
-    hits = Library(settings).search(
-        query, k, _filters(types, date_from, date_to, languages), MEMBERS
-    )
+    hits = Library(settings).search(query, k, filters, MEMBERS)
     if as_json:
-        payload = {
-            "query": query,
-            "results": [
-                {"text": h.text, "score": h.score, "citation": h.citation.model_dump(mode="json")}
-                for h in hits
-            ],
-        }
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        click.echo(search_response(query, hits).model_dump_json(indent=2))
     else:
         click.echo(render_hits(hits))
 
@@ -163,24 +154,11 @@ def search(
 @filter_options
 @click.pass_obj
 @user_errors
-def ask(
-    settings: Settings,
-    question: str,
-    types: tuple[str, ...],
-    date_from: dt.datetime | None,
-    date_to: dt.datetime | None,
-    languages: tuple[str, ...],
-    as_json: bool,
-) -> None:
+def ask(settings: Settings, question: str, filters: SearchFilters, as_json: bool) -> None:
     """Answer QUESTION from the library, citing the passages it rests on."""
-    answer = Library(settings).answer(
-        question, _filters(types, date_from, date_to, languages), MEMBERS
-    )
+    answer = Library(settings).answer(question, filters, MEMBERS)
     if as_json:
-        payload = answer.model_dump(
-            mode="json", include={"answer", "citations", "abstained", "see_also"}
-        )
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        click.echo(ask_response(answer).model_dump_json(indent=2))
     else:
         click.echo(render_answer(answer))
 

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from kb.keys import Role
-from kb.types import Access, Citation, DocType, Document, Reference, SearchFilters
+from kb.types import (
+    Access,
+    Answer,
+    Citation,
+    DocType,
+    Document,
+    Hit,
+    Reference,
+    SearchFilters,
+)
 
 MAX_QUERY_CHARS = 2000
 Query_ = Annotated[
@@ -131,3 +140,21 @@ class DocumentChanges(BaseModel):
 class Whoami(BaseModel):
     role: Role
     name: str | None
+
+
+def search_response(query: str, hits: list[Hit]) -> SearchResponse:
+    """The search contract, as the API and `kb search --json` print it."""
+    return SearchResponse(
+        query=query,
+        results=[SearchResult(text=h.text, score=h.score, citation=h.citation) for h in hits],
+    )
+
+
+def ask_response(answer: Answer) -> AskResponse:
+    """The ask contract, as the API and `kb ask --json` print it."""
+    return AskResponse(
+        answer=answer.answer,
+        citations=list(answer.citations),
+        abstained=answer.abstained,
+        see_also=list(answer.see_also),
+    )

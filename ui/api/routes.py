@@ -24,8 +24,9 @@ from ui.api.models import (
     Health,
     SearchRequest,
     SearchResponse,
-    SearchResult,
     Whoami,
+    ask_response,
+    search_response,
 )
 
 router = APIRouter(prefix="/api", responses=ERRORS)
@@ -44,23 +45,13 @@ def health(library: LibraryDep) -> Health:
 @router.post("/search", response_model=SearchResponse)
 def search(body: SearchRequest, library: LibraryDep, access: AccessDep) -> SearchResponse:
     filters = body.filters.to_search() if body.filters else None
-    hits = library.search(body.query, body.k, filters, access)
-    return SearchResponse(
-        query=body.query,
-        results=[SearchResult(text=h.text, score=h.score, citation=h.citation) for h in hits],
-    )
+    return search_response(body.query, library.search(body.query, body.k, filters, access))
 
 
 @router.post("/ask", response_model=AskResponse)
 def ask(body: AskRequest, library: LibraryDep, access: AccessDep) -> AskResponse:
     filters = body.filters.to_search() if body.filters else None
-    answer = library.answer(body.question, filters, access, passages=body.k)
-    return AskResponse(
-        answer=answer.answer,
-        citations=list(answer.citations),
-        abstained=answer.abstained,
-        see_also=list(answer.see_also),
-    )
+    return ask_response(library.answer(body.question, filters, access, passages=body.k))
 
 
 @router.get("/documents", response_model=DocumentList)
