@@ -62,10 +62,15 @@ def _useful_title(title: str | None) -> str | None:
     if not title:
         return None
     title = " ".join(title.split())
-    # Producer noise, not titles: "Microsoft Word - brief.docx", "untitled", file names.
-    if len(title) < 4 or re.match(r"(?i)^(microsoft \w+ - |untitled)", title):
+    # Producer noise, not titles: "Microsoft Word - brief.docx", "PowerPoint-Präsentation",
+    # "Publications Office", file names ("wp251rev_en"), single words ("Authors").
+    if len(title) < 4 or " " not in title.strip():
         return None
-    if re.search(r"(?i)\.(docx?|pdf|pptx?|indd)$", title):
+    if re.match(r"(?i)^(microsoft \w+ - |untitled|powerpoint|publications office$)", title):
+        return None
+    if re.search(r"(?i)\.(docx?|pdf|pptx?|indd)$", title) or re.fullmatch(
+        r"[\w.-]*_[\w.-]*", title
+    ):
         return None
     return title
 
