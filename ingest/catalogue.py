@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,17 +90,38 @@ def write_entry(folder: Path, rel_path: str, values: dict[str, str] | None) -> N
     path = folder / CATALOGUE_NAME
     rows: list[dict[str, str]] = []
     if path.is_file():
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = [dict(r) for r in csv.DictReader(f)]
+        with path.open(newline="", encoding="utf-8-sig") as current:
+            rows = [dict(r) for r in csv.DictReader(current)]
     rows = [r for r in rows if (r.get("path") or "").strip() != rel_path]
     if values is not None:
         rows.append({"path": rel_path, **{c: values.get(c, "") for c in COLUMNS if c != "path"}})
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with tempfile.NamedTemporaryFile(
+        "w",
+        dir=folder,
+        prefix=".catalogue-",
+        suffix=".tmp",
+        delete=False,
+        newline="",
+        encoding="utf-8",
+    ) as f:
         writer = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
+    Path(f.name).replace(path)
+
+
+def catalogue_for(path: Path, levels: int = 8) -> tuple[Path, str]:
+    """The folder whose catalogue.csv has this file's row (the nearest one that does), and the
+    file's path relative to it; the file's own folder when no catalogue names it."""
+    folder = path.parent
+    for _ in range(levels):
+        rel = path.relative_to(folder).as_posix()
+        if current_values(folder, rel):
+            return folder, rel
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return path.parent, path.name
 
 
 def current_values(folder: Path, rel_path: str) -> dict[str, str]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import threading
 import unicodedata
 from pathlib import Path
 
-from ingest.catalogue import current_values, write_entry
+from ingest.catalogue import catalogue_for, current_values, write_entry
 from ingest.parse import CONTENT_TYPES
 from ingest.pipeline import IngestReport, remove, run, write_lock
 from kb.errors import DocumentNotFound, KBError
@@ -41,27 +42,41 @@ def safe_file_name(name: str) -> str:
     return f"{stem}{suffix}"
 
 
+_UPLOADS = threading.Lock()
+
+
 def add_upload(
     temp_file: Path, file_name: str, fields: dict[str, str], settings: Settings, library: Library
 ) -> IngestReport:
-    """Store an uploaded file with its catalogue row and ingest it at once."""
+    """Store an uploaded file with its catalogue row and ingest it at once. Uploads in this
+    process go one at a time, so two cannot pick the same name or lose a catalogue row."""
     folder = uploads_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     name = safe_file_name(file_name)
-    target = folder / name
-    counter = 1
-    while target.exists():
-        counter += 1
-        target = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
-    shutil.move(temp_file, target)
-    write_entry(folder, target.name, fields)
-    report = run([target], settings, progress=False)
-    library.invalidate()
-    if report.failed:
-        target.unlink(missing_ok=True)
-        write_entry(folder, target.name, None)
-        raise UploadRefused(f"{name}: {report.failed[0].reason}")
+    with _UPLOADS:
+        target = folder / name
+        counter = 1
+        while target.exists():
+            counter += 1
+            target = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
+        shutil.move(temp_file, target)
+        write_entry(folder, target.name, fields)
+        try:
+            report = run([target], settings, progress=False)
+        except BaseException:
+            _forget(folder, target)
+            raise
+        library.invalidate()
+        if report.failed:
+            _forget(folder, target)
+            raise UploadRefused(f"{name}: {report.failed[0].reason}")
     return report
+
+
+def _forget(folder: Path, target: Path) -> None:
+    """Take back an upload that did not go in: its file and its catalogue row."""
+    target.unlink(missing_ok=True)
+    write_entry(folder, target.name, None)
 
 
 def delete_document(doc_id: str, settings: Settings, library: Library) -> None:
@@ -85,19 +100,25 @@ def delete_document(doc_id: str, settings: Settings, library: Library) -> None:
 def reclassify(
     doc_id: str, changes: dict[str, str], settings: Settings, library: Library
 ) -> Document:
-    """Change a document's catalogue fields (access, type, title, date) without re-embedding."""
+    """Change a document's catalogue fields (access, type, title, date) without re-embedding,
+    and its catalogue row, so that the next `kb ingest` agrees."""
     doc = library.document_map().get(doc_id)
     if doc is None:
         raise DocumentNotFound(doc_id)
     updated = doc.model_validate({**doc.model_dump(), **changes})
     with write_lock(settings.data_dir):
+        siblings = [d.doc_id for d in library.store.documents() if d.source == doc.source]
+        if siblings != [doc_id]:
+            # One catalogue row covers every item of a listing page: it would undo the change.
+            raise KBError(
+                f"'{doc_id}' is one of {len(siblings)} items of a listing page; change the "
+                "page's row in its catalogue.csv and run `kb ingest` instead."
+            )
+        source = Path(doc.source)
+        if source.parent.is_dir():
+            folder, rel = catalogue_for(source)
+            row = current_values(folder, rel)
+            write_entry(folder, rel, {**row, **{k: str(v) for k, v in changes.items()}})
         library.store.update_metadata(updated)
         library.invalidate()
-        source = Path(doc.source)
-        single = [d.doc_id for d in library.store.documents() if d.source == doc.source] == [doc_id]
-        if single and source.parent.is_dir():
-            row = current_values(source.parent, source.name)
-            write_entry(
-                source.parent, source.name, {**row, **{k: str(v) for k, v in changes.items()}}
-            )
     return updated

@@ -154,8 +154,12 @@ class _Run:
             doc = parsed.document
             owner = self.known.get(doc.doc_id)
             if owner is not None and owner.source != source:
-                self.report.duplicates += 1  # the same item, already indexed from another page
-                continue
+                if doc.doc_id.startswith("item-"):
+                    self.report.duplicates += 1  # the same item, already on another listing page
+                    continue
+                reason = f"its document id '{doc.doc_id}' is taken by {owner.source}; rename one"
+                self.report.failed.append(FileFailure(path=str(path), reason=reason))
+                return
             produced.add(doc.doc_id)
             self._write_document(parsed, chunks)
             (self.report.updated if owner else self.report.added).append(doc.doc_id)

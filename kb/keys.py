@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
 import time
@@ -68,6 +69,7 @@ class KeyStore:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._path = data_dir / "keys.sqlite"
+        self._secret: bytes | None = None
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS keys (name TEXT PRIMARY KEY, role TEXT NOT NULL, "
@@ -84,13 +86,16 @@ class KeyStore:
             db.close()
 
     def _link_secret(self) -> bytes:
-        path = self._path.with_name("link-secret")
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(secrets.token_bytes(32))
-            tmp.chmod(0o600)
-            tmp.replace(path)
-        return path.read_bytes()
+        if self._secret is None:
+            path = self._path.with_name("link-secret")
+            try:  # created once, by whichever process or thread comes first
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+            except FileExistsError:
+                pass
+            self._secret = path.read_bytes()
+        return self._secret
 
     def sign_link(self, doc_id: str, seconds: int = 3600) -> str:
         """A token that opens one document's file for a while, for links shown to a signed-in
@@ -101,7 +106,7 @@ class KeyStore:
 
     def check_link(self, doc_id: str, token: str) -> bool:
         expires, _, mac = token.partition(".")
-        if not expires.isdigit() or int(expires) < time.time():
+        if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
             return False
         wanted = hmac.new(self._link_secret(), f"{doc_id}:{expires}".encode(), "sha256").hexdigest()
         return hmac.compare_digest(mac, wanted[:32])

@@ -44,7 +44,7 @@ class Library:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings, self.embedder.dimension)
+        return Store(self.settings)
 
     def embed_query(self, text: str) -> np.ndarray:
         vector: np.ndarray = self.embedder.embed([text])[0]

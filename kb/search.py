@@ -139,7 +139,9 @@ def hybrid_search(
     ranked = [
         cid
         for cid in sorted(fused, key=fused.__getitem__, reverse=True)
-        if by_id[cid].chunk.doc_id in documents
+        # Committed documents only, and (defence in depth: the retrievers already searched only
+        # what the caller may see) never one whose access changed a moment ago.
+        if (doc := documents.get(by_id[cid].chunk.doc_id)) is not None and doc.access in access
     ]
     keep = drop_near_duplicates(
         [by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity, limit=k

@@ -64,9 +64,6 @@ class Snapshot:
         self._tokenizer = _tokenizer()
         vars(self._tokenizer).update(vocab)
 
-    def __len__(self) -> int:
-        return len(self.chunks)
-
     def _mask(self, filters: SearchFilters, access: tuple[Access, ...]) -> np.ndarray:
         mask = np.isin(self._access, [a.value for a in access])
         if filters.doc_types:
@@ -127,14 +124,16 @@ class Snapshot:
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
-        """Write atomically: a reader sees the old index or the new one, never half of one."""
+        """Write atomically: a reader sees a whole snapshot or none. Another process may have
+        saved the same generation first; theirs is as good as ours."""
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
         with (tmp / "index.pkl").open("wb") as f:
             pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:  # already saved by another builder
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @staticmethod
     def load(folder: Path) -> Snapshot | None:
@@ -159,7 +158,8 @@ def build(store: Store, data_dir: Path) -> Snapshot:
     index = Snapshot(generation, [c for c, _ in pairs], vectors)
     index.save(_folder(data_dir, generation))
     for old in (data_dir / "snapshot").glob("gen-*"):
-        if old.name != f"gen-{generation}":
+        number = old.name.removeprefix("gen-")
+        if number.isdigit() and int(number) < generation:  # never a newer one
             shutil.rmtree(old, ignore_errors=True)
     return index
 

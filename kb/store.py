@@ -126,7 +126,7 @@ def filter_clause(filters: SearchFilters) -> dict[str, Any] | None:
 class Store:
     """Documents and their chunk vectors in Chroma, one collection per access level."""
 
-    def __init__(self, settings: Settings, dimension: int) -> None:
+    def __init__(self, settings: Settings) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -140,7 +140,6 @@ class Store:
             self._client = chromadb.PersistentClient(
                 path=str(settings.data_dir / "chroma"), settings=chroma_settings
             )
-        self._dimension = dimension
         self._batch = min(1000, self._client.get_max_batch_size())
         prefix = settings.store.prefix
         hnsw = {
@@ -264,22 +263,6 @@ class Store:
                 found.append((_stored_chunk(cid, text or "", dict(meta), level), 1.0 - dist))
         found.sort(key=lambda pair: pair[1], reverse=True)
         return found[:k]
-
-    def nearest_documents(
-        self, vector: np.ndarray, k: int, access: Sequence[Access]
-    ) -> list[Document]:
-        """Documents whose title is closest to the vector (the "see also" list)."""
-        total = self._documents.count()
-        if total == 0:
-            return []
-        where: Any = {"$and": [{"status": _READY}, {"access": {"$in": [a.value for a in access]}}]}
-        got = self._documents.query(
-            query_embeddings=[vector.tolist()],
-            n_results=min(k, total),
-            where=where,
-            include=["metadatas"],
-        )
-        return [_document_from_metadata(dict(m)) for m in (got["metadatas"] or [[]])[0]]
 
     # -- writing -------------------------------------------------------------------------
 

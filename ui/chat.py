@@ -141,26 +141,35 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
     def signer(caller: Caller) -> Signer:
         return None if caller.role is Role.anonymous else keys.sign_link
 
-    def sign_in(key: str) -> tuple[Caller, str, str]:
+    def who(session_key: str | None) -> Caller:
+        """The caller for this session's key, checked on every action: a key revoked while the
+        page is open stops working at once."""
+        try:
+            return keys.caller(session_key)
+        except InvalidKey as e:
+            raise gr.Error(f"{e} Sign out, or sign in with a valid key.") from e
+
+    def sign_in(key: str) -> tuple[str | None, str, str]:
         try:
             caller = keys.caller(key.strip() or None)
         except InvalidKey as e:
             raise gr.Error(f"{e} You are still browsing as before.") from e
-        return caller, role_markdown(caller), ""
+        return key.strip() or None, role_markdown(caller), ""
 
-    def sign_out() -> tuple[Caller, str]:
-        return Caller(), role_markdown(Caller())
+    def sign_out() -> tuple[None, str]:
+        return None, role_markdown(Caller())
 
     def ask(
         question: str,
         history: list[dict[str, Any]],
-        caller: Caller,
+        session_key: str | None,
         types: list[str],
         date_from: str,
         date_to: str,
         languages: list[str],
     ) -> tuple[list[dict[str, Any]], str, str]:
         question = _check(question)
+        caller = who(session_key)
         filters = parse_filters(types, date_from, date_to, languages)
         try:
             answer = library.answer(question, filters, caller.role.access)
@@ -175,13 +184,14 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
 
     def find(
         query: str,
-        caller: Caller,
+        session_key: str | None,
         types: list[str],
         date_from: str,
         date_to: str,
         languages: list[str],
     ) -> str:
         query = _check(query)
+        caller = who(session_key)
         filters = parse_filters(types, date_from, date_to, languages)
         try:
             hits = library.search(query, 20, filters, caller.role.access)
@@ -189,7 +199,8 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
             raise gr.Error(str(e)) from e
         return sources_markdown(hits, signer(caller))
 
-    def catalogue(caller: Caller) -> str:
+    def catalogue(session_key: str | None) -> str:
+        caller = who(session_key)
         rows = ["| Title | Type | Date | Language | Pages |", "|---|---|---|---|---|"]
         for d in library.documents(caller.role.access):
             title = d.title.replace("|", "\\|")
@@ -201,7 +212,7 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
         return "\n".join(rows)
 
     with gr.Blocks(title="Publications knowledge base") as blocks:
-        caller = gr.State(Caller())
+        session = gr.State(None)  # the session's API key, kept on the server
         gr.Markdown(
             "## Labour migration library\nAnswers quote the library's passages; "
             "each quote links to its source."
@@ -246,7 +257,7 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
                     gr.Markdown("### Sources")
                     cited = gr.Markdown("Citations appear here.", elem_id="citations")
             for trigger in (ask_button.click, question.submit):
-                trigger(ask, [question, chat, caller, *filters], [chat, cited, question])
+                trigger(ask, [question, chat, session, *filters], [chat, cited, question])
         with gr.Tab("Find sources"):
             with gr.Row():
                 query = gr.Textbox(
@@ -255,11 +266,11 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
                 find_button = gr.Button("Find", variant="primary", elem_id="find", scale=1)
             found = gr.Markdown(elem_id="sources")
             for trigger in (find_button.click, query.submit):
-                trigger(find, [query, caller, *filters], found)
+                trigger(find, [query, session, *filters], found)
         with gr.Tab("Library"):
             table = gr.Markdown(elem_id="library")
-        blocks.load(catalogue, caller, table)
+        blocks.load(catalogue, session, table)
         for trigger in (sign_in_button.click, key.submit):
-            trigger(sign_in, key, [caller, role, key]).then(catalogue, caller, table)
-        sign_out_button.click(sign_out, None, [caller, role]).then(catalogue, caller, table)
+            trigger(sign_in, key, [session, role, key]).then(catalogue, session, table)
+        sign_out_button.click(sign_out, None, [session, role]).then(catalogue, session, table)
     return blocks

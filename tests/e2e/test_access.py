@@ -339,3 +339,34 @@ def test_the_chat_shows_members_documents_only_after_sign_in(
             assert response.read() == PROCEEDINGS.encode()
         page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
         context.close()
+
+
+def test_made_up_keys_do_not_escape_the_address_limit(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, server=ServerSettings(requests_per_minute=3, requests_per_minute_with_key=3)
+    )
+    with TestClient(create_app(settings, with_chat=False)) as client:
+        statuses = [
+            client.get("/api/whoami", headers={"X-API-Key": f"kb_made-up-{i}"}).status_code
+            for i in range(5)
+        ]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+def test_odd_tokens_and_listing_items_are_refused_cleanly(
+    client: TestClient, members_library: tuple[Settings, dict[str, str]]
+) -> None:
+    path = f"/api/documents/{SECRET_ID}/file"
+    for token in ("²", "9" * 40, "", "1.2.3", "abc.def"):
+        assert client.get(path, params={"token": token}).status_code == 404
+    item = next(
+        d["doc_id"]
+        for d in client.get("/api/documents", params={"limit": 200}).json()["documents"]
+        if d["doc_id"].startswith("item-")
+    )
+    response = client.patch(
+        f"/api/documents/{item}",
+        json={"access": "members"},
+        headers=_auth(members_library[1], "staff"),
+    )
+    assert response.status_code == 400 and "listing page" in response.json()["detail"]

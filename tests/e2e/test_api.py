@@ -161,3 +161,21 @@ def test_root_opens_the_chat(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307) and response.headers["location"] == "/ui/"
     assert client.get("/ui/").status_code == 200
+
+
+def test_stored_web_pages_cannot_run_scripts_on_this_origin(tmp_path: Path) -> None:
+    from ingest.pipeline import run
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "page.html").write_text(
+        "<html><body><h1>Visas</h1><p>Visa waiting times fell.</p>"
+        "<script>alert(1)</script></body></html>"
+    )
+    run([folder], settings, progress=False)
+    with TestClient(create_app(settings, with_chat=False)) as client:
+        response = client.get("/api/documents/page/file")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == "sandbox"

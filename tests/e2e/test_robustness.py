@@ -255,3 +255,15 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> Non
     assert crashed_docs == clean_docs and len(clean_docs) == 8
     assert crashed_chunks == clean_chunks
     assert len(set(crashed_chunks)) == len(crashed_chunks)
+
+
+def test_two_files_with_one_document_id_are_reported_not_merged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "report.md").write_text("# Report\n\nSeasonal work permits for nine months.\n")
+    (folder / "report.txt").write_text("Language courses up to level B1 for newcomers.\n")
+    report = run([folder], settings, progress=False)
+    assert report.added == ["report"]
+    assert "document id 'report' is taken" in _failures(report)["report.txt"]

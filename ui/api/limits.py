@@ -25,34 +25,43 @@ class RateLimit(BaseHTTPMiddleware):
         super().__init__(app)
         self._settings = settings
         self._counts: dict[tuple[str, int], int] = {}
+        self._window = 0
         self._lock = threading.Lock()
 
-    def _identity(self, request: Request) -> tuple[str, int]:
-        key = request_key(request)
-        if key:
-            return "key:" + hashlib.sha256(key.encode()).hexdigest()[
-                :16
-            ], self._settings.requests_per_minute_with_key
+    def _identities(self, request: Request) -> list[tuple[str, int]]:
+        """Every request counts for its address; with a key, for the key too (a made-up key
+        per request must not escape the address's limit)."""
         host = request.client.host if request.client else "unknown"
-        return "ip:" + host, self._settings.requests_per_minute
+        key = request_key(request)
+        if not key:
+            return [("ip:" + host, self._settings.requests_per_minute)]
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        limit = self._settings.requests_per_minute_with_key
+        return [
+            ("ip:" + host, max(limit, self._settings.requests_per_minute)),
+            ("key:" + digest, limit),
+        ]
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         if not request.url.path.startswith("/api/"):
             return await call_next(request)
-        identity, limit = self._identity(request)
         now = time.time()
         window = int(now // _WINDOW)
+        over = None
         with self._lock:
-            count = self._counts.get((identity, window), 0) + 1
-            self._counts[(identity, window)] = count
-            if len(self._counts) > 10_000:  # forget old windows
-                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
-        if count > limit:
+            if window != self._window:  # a new minute: forget the old counts
+                self._counts, self._window = {}, window
+            for identity, limit in self._identities(request):
+                count = self._counts.get((identity, window), 0) + 1
+                self._counts[(identity, window)] = count
+                if count > limit:
+                    over = limit
+        if over is not None:
             retry = max(1, int((window + 1) * _WINDOW - now) + 1)
             return JSONResponse(
-                {"detail": f"Too many requests: at most {limit} a minute. Try again in {retry} s."},
+                {"detail": f"Too many requests: at most {over} a minute. Try again in {retry} s."},
                 status_code=429,
                 headers={"Retry-After": str(retry)},
             )

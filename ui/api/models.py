@@ -62,7 +62,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: Query_
-    k: int = Field(8, ge=1, le=50)
+    k: int | None = Field(None, ge=1, le=50, description="Passages (default: the server's, 8).")
     filters: Filters | None = None
 
 
@@ -70,7 +70,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Query_
-    k: int = Field(5, ge=1, le=50, description="Passages the answer may draw on.")
+    k: int | None = Field(
+        None, ge=1, le=50, description="Passages the answer may draw on (default: the server's, 5)."
+    )
     filters: Filters | None = None
 
 

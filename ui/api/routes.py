@@ -104,8 +104,14 @@ def document_file(
     media_type = doc.content_type + (
         "; charset=utf-8" if doc.content_type.startswith("text/") else ""
     )
+    # A stored web page must not run scripts on this origin (the chat and the API live here).
+    headers = {"Content-Security-Policy": "sandbox"} if doc.content_type == "text/html" else None
     return FileResponse(
-        path, media_type=media_type, filename=path.name, content_disposition_type="inline"
+        path,
+        media_type=media_type,
+        filename=path.name,
+        content_disposition_type="inline",
+        headers=headers,
     )
 
 
