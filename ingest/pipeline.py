@@ -25,7 +25,6 @@ from ingest.catalogue import CATALOGUE_NAME, Catalogue, read_catalogue
 from ingest.clean import CleanStats
 from ingest.parse import is_supported
 from ingest.prepare import FileTask, PreparedFile, prepare_file
-from kb import snapshot
 from kb.errors import IndexBusy
 from kb.files import file_sha256
 from kb.library import Library
@@ -250,7 +249,7 @@ def remove(target: str, settings: Settings) -> list[str]:
             doomed = [d.doc_id for d in docs if d.source == source]
         for doc_id in doomed:
             library.store.delete_document(doc_id)
-        snapshot.load_or_build(library.store, settings.data_dir)
+        library.snapshot()  # built now, by the writer, for the readers to load
     return doomed
 
 
@@ -300,7 +299,7 @@ def run(
         bar.close()
         if prune_missing:
             prune(ingest, paths, files)
-        snapshot.load_or_build(library.store, settings.data_dir)
+        library.snapshot()  # built now, by the writer, for the readers to load
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,
         "header_footer_lines": ingest.stats.header_footer_lines,

@@ -60,7 +60,10 @@ class Library:
             generation = self.store.generation()
             if generation != self._generation or self._snapshot is None:
                 self._documents = {d.doc_id: d for d in self.store.documents()}
-                self._snapshot = snapshots.load_or_build(self.store, self.settings.data_dir)
+                retrieval = self.settings.retrieval
+                self._snapshot = snapshots.load_or_build(
+                    self.store, self.settings.data_dir, (retrieval.bm25_k1, retrieval.bm25_b)
+                )
                 self._generation = generation
 
     def invalidate(self) -> None:

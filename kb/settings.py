@@ -77,6 +77,12 @@ class RetrievalSettings(_Group):
         0.5, ge=0, le=1, description="Weight of the dense score in weighted fusion."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    bm25_k1: float = Field(
+        0.9, gt=0, description="BM25 term-frequency saturation (k1; tuned on SciFact train)."
+    )
+    bm25_b: float = Field(
+        0.4, ge=0, le=1, description="BM25 length normalisation (b; tuned on SciFact train)."
+    )
     feedback_passages: int = Field(
         0,
         ge=0,

@@ -32,13 +32,20 @@ def _tokenizer() -> Tokenizer:
 
 
 class Snapshot:
-    def __init__(self, generation: int, chunks: list[StoredChunk], vectors: np.ndarray) -> None:
+    def __init__(
+        self,
+        generation: int,
+        chunks: list[StoredChunk],
+        vectors: np.ndarray,
+        bm25: tuple[float, float] = (0.9, 0.4),
+    ) -> None:
         self.generation = generation
+        self.bm25_params = bm25
         self.chunks = chunks
         self.vectors = vectors
         self._row = {c.chunk.chunk_id: i for i, c in enumerate(chunks)}
         self._tokenizer = _tokenizer()
-        self._bm25 = bm25s.BM25()
+        self._bm25 = bm25s.BM25(k1=bm25[0], b=bm25[1])
         texts = [index_text(c.title, c.chunk.section, c.chunk.text) for c in chunks]
         if texts:
             ids = self._tokenizer.tokenize(texts, return_as="ids", show_progress=False)
@@ -145,29 +152,35 @@ class Snapshot:
         return index if isinstance(index, Snapshot) else None
 
 
-def _folder(data_dir: Path, generation: int) -> Path:
-    return data_dir / "snapshot" / f"gen-{generation}"
+def _folder(data_dir: Path, generation: int, bm25: tuple[float, float]) -> Path:
+    # The BM25 parameters are part of the name: a snapshot built with others is another one.
+    return data_dir / "snapshot" / f"gen-{generation}-k1-{bm25[0]:g}-b-{bm25[1]:g}"
 
 
-def build(store: Store, data_dir: Path) -> Snapshot:
+def build(store: Store, data_dir: Path, bm25: tuple[float, float] = (0.9, 0.4)) -> Snapshot:
     """Build from the store's committed chunks and save it for other processes."""
     generation = store.generation()
     ready = {d.doc_id for d in store.documents()}
     pairs = [(c, v) for c, v in store.iter_chunks_with_vectors() if c.chunk.doc_id in ready]
     vectors = np.array([v for _, v in pairs], dtype=np.float32) if pairs else np.zeros((0, 1))
-    index = Snapshot(generation, [c for c, _ in pairs], vectors)
-    index.save(_folder(data_dir, generation))
+    index = Snapshot(generation, [c for c, _ in pairs], vectors, bm25)
+    index.save(_folder(data_dir, generation, bm25))
     for old in (data_dir / "snapshot").glob("gen-*"):
-        number = old.name.removeprefix("gen-")
+        number = old.name.split("-")[1]
         if number.isdigit() and int(number) < generation:  # never a newer one
             shutil.rmtree(old, ignore_errors=True)
     return index
 
 
-def load_or_build(store: Store, data_dir: Path) -> Snapshot:
+def load_or_build(store: Store, data_dir: Path, bm25: tuple[float, float] = (0.9, 0.4)) -> Snapshot:
     """The index for the store's current generation: loaded if saved, else built."""
     generation = store.generation()
-    index = Snapshot.load(_folder(data_dir, generation))
-    if index is not None and index.generation == generation:
+    index = Snapshot.load(_folder(data_dir, generation, bm25))
+    # A snapshot saved by an older version lacks some fields: build a new one.
+    if (
+        index is not None
+        and index.generation == generation
+        and getattr(index, "bm25_params", None) == bm25
+    ):
         return index
-    return build(store, data_dir)
+    return build(store, data_dir, bm25)
