@@ -85,9 +85,9 @@ def _pick_sentences(
     candidates = _candidate_sentences(hits)
     if not candidates:
         return [(0, hits[0].text.strip())]
-    query = library.embed_query(question)
-    vectors = library.embedder.embed([s for _, s in candidates])
-    similarity = vectors @ query
+    # One model call for the question and its candidate sentences together.
+    vectors = library.embedder.embed([question, *(s for _, s in candidates)])
+    similarity = vectors[1:] @ vectors[0]
     coverage = np.array([term_coverage(question, s) for _, s in candidates])
     rank_prior = np.array([1.0 / (1 + i) for i, _ in candidates])
     score = similarity + 0.2 * coverage + 0.1 * rank_prior

@@ -66,9 +66,8 @@ def upload(
         report = add_upload(temp, name, fields, settings, library)
     finally:
         temp.unlink(missing_ok=True)
-    docs = library.store.documents()
-    added = set(report.added + report.updated)
-    return [DocumentOut.of(d) for d in docs if d.doc_id in added]
+    docs = (library.store.document(doc_id) for doc_id in report.added + report.updated)
+    return [DocumentOut.of(d) for d in docs if d is not None]
 
 
 @router.delete("/{doc_id}", status_code=204, response_class=Response)
