@@ -42,7 +42,9 @@ def main() -> None:
         docs = library.document_map()
         for stored in library.store.iter_chunks():
             doc = docs[stored.chunk.doc_id]
-            texts.append(index_text(doc.title, stored.chunk.section, stored.chunk.text))
+            texts.append(
+                index_text(doc.title, stored.chunk.section, stored.chunk.text, stored.chunk.aliases)
+            )
         texts += [d.title for d in library.documents(MEMBERS)]  # the pipeline embeds titles too
         started = time.perf_counter()
         library.embedder.embed(texts)

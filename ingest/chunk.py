@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from llama_index.core.node_parser import SentenceSplitter
 
+from kb.acronyms import spelled_out
 from kb.settings import ChunkingSettings
 from kb.types import Chunk, Page
 
@@ -34,8 +35,14 @@ def chunk_id(doc_id: str, page: int | None, text: str) -> str:
     return hashlib.sha1(f"{doc_id}\x00{page}\x00{text}".encode()).hexdigest()[:24]
 
 
-def chunk_pages(doc_id: str, pages: Sequence[Page], splitter: SentenceSplitter) -> list[Chunk]:
-    """Split each page's text; sections carry over from one page to the next."""
+def chunk_pages(
+    doc_id: str,
+    pages: Sequence[Page],
+    splitter: SentenceSplitter,
+    acronyms: dict[str, str] | None = None,
+) -> list[Chunk]:
+    """Split each page's text; sections carry over from one page to the next. `acronyms` are
+    the file's own definitions, spelled out in the chunks that use them bare."""
     chunks: list[Chunk] = []
     section: str | None = None
     seen: set[str] = set()
@@ -67,6 +74,7 @@ def chunk_pages(doc_id: str, pages: Sequence[Page], splitter: SentenceSplitter) 
                     start=start,
                     end=start + len(piece),
                     section=section,
+                    aliases=spelled_out(piece, acronyms or {}),
                 )
             )
     return chunks

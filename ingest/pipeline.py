@@ -169,7 +169,7 @@ class _Run:
 
     def _write_document(self, parsed: ParsedDocument, chunks: list[Chunk]) -> None:
         doc = parsed.document
-        texts = [index_text(doc.title, c.section, c.text) for c in chunks]
+        texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
         vectors = self.library.embedder.embed([*texts, doc.title])
         self.store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
         self.known[doc.doc_id] = doc

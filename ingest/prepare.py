@@ -15,6 +15,7 @@ from ingest.chunk import chunk_pages, make_splitter
 from ingest.clean import CleanStats, clean_pages, find_headings
 from ingest.listing import is_listing, split_listing
 from ingest.parse import RawFile, read_file
+from kb.acronyms import glossary
 from kb.embedder import load_tokenizer
 from kb.errors import ParseError
 from kb.settings import Settings
@@ -99,7 +100,14 @@ def build_documents(
                         "doc_type": entry.doc_type or DocType.news,
                     }
                 ),
-                pages=(Page(text=item.text, headings=_headings(item.text)),),
+                # The page an item comes from is its first section: "Launched in early
+                # 2022, ..." says little until one knows it is about the LMPN.
+                pages=(
+                    Page(
+                        text=item.text,
+                        headings=(Heading(offset=0, text=base.title), *_headings(item.text)),
+                    ),
+                ),
             )
             for item in split_listing(texts[0])
         ]
@@ -113,8 +121,12 @@ def prepare_file(task: FileTask, settings: Settings) -> PreparedFile:
         raw = read_file(task.path, settings.parsing)
         prepared.warnings.extend(raw.warnings)
         splitter = make_splitter(settings.chunking, load_tokenizer(settings.embedder))
-        for parsed in build_documents(task, raw, settings, prepared.stats):
-            chunks = chunk_pages(parsed.document.doc_id, parsed.pages, splitter)
+        documents = build_documents(task, raw, settings, prepared.stats)
+        # One file, one set of definitions: a listing page defines LMPN in one item and
+        # uses it in the next.
+        acronyms = glossary(p.text for parsed in documents for p in parsed.pages)
+        for parsed in documents:
+            chunks = chunk_pages(parsed.document.doc_id, parsed.pages, splitter, acronyms)
             if not chunks:
                 raise ParseError(str(task.path), "no text left to index after clean-up")
             prepared.documents.append((parsed, chunks))

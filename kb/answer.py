@@ -54,7 +54,10 @@ def assess(question: str, hits: list[Hit], top: int = 3) -> Evidence:
     best = hits[:top]
     similarity = max((h.similarity or 0.0 for h in best), default=0.0)
     coverage = max(
-        (term_coverage(question, index_text(h.citation.title, h.section, h.text)) for h in best),
+        (
+            term_coverage(question, index_text(h.citation.title, h.section, h.text, h.aliases))
+            for h in best
+        ),
         default=0.0,
     )
     return Evidence(similarity=similarity, coverage=coverage)

@@ -160,6 +160,7 @@ def hybrid_search(
                 citation=reference(documents[chunk.doc_id], chunk.page, library.settings.base_url),
                 chunk_id=cid,
                 section=chunk.section,
+                aliases=chunk.aliases,
                 similarity=similarity.get(cid),
             )
         )

@@ -46,7 +46,9 @@ class Snapshot:
         self._row = {c.chunk.chunk_id: i for i, c in enumerate(chunks)}
         self._tokenizer = _tokenizer()
         self._bm25 = bm25s.BM25(k1=bm25[0], b=bm25[1])
-        texts = [index_text(c.title, c.chunk.section, c.chunk.text) for c in chunks]
+        texts = [
+            index_text(c.title, c.chunk.section, c.chunk.text, c.chunk.aliases) for c in chunks
+        ]
         if texts:
             ids = self._tokenizer.tokenize(texts, return_as="ids", show_progress=False)
             self._bm25.index(ids, show_progress=False)

@@ -28,6 +28,7 @@ from kb.types import Access, Chunk, DocType, Document, Heading, Page, ParsedDocu
 
 _READY = "ready"
 _PENDING = "pending"
+_ALIAS_SEPARATOR = " | "  # Chroma metadata holds strings, not lists
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def _chunk_metadata(chunk: Chunk, doc: Document) -> dict[str, Any]:
             "start": chunk.start,
             "end": chunk.end,
             "section": chunk.section,
+            "aliases": _ALIAS_SEPARATOR.join(chunk.aliases) or None,
         }
     )
 
@@ -93,6 +95,7 @@ def _stored_chunk(chunk_id: str, text: str, meta: dict[str, Any], access: Access
         start=meta.get("start", 0),
         end=meta.get("end", len(text)),
         section=meta.get("section"),
+        aliases=tuple(a for a in meta.get("aliases", "").split(_ALIAS_SEPARATOR) if a),
     )
     return StoredChunk(
         chunk=chunk,

@@ -21,10 +21,12 @@ STOP_WORDS = frozenset(
 )
 
 
-def index_text(title: str, section: str | None, text: str) -> str:
-    """What the retrievers see for a chunk: its title and section heading, then the text."""
+def index_text(title: str, section: str | None, text: str, aliases: tuple[str, ...] = ()) -> str:
+    """What the retrievers see for a chunk: its title and section heading, the text, and the
+    long forms of the acronyms it uses (see kb/acronyms.py)."""
     head = f"{title}. {section}." if section and section != title else f"{title}."
-    return f"{head}\n{text}"
+    tail = f"\n({'; '.join(aliases)})" if aliases else ""
+    return f"{head}\n{text}{tail}"
 
 
 def words(text: str) -> list[str]:

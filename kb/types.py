@@ -81,6 +81,9 @@ class Chunk(_Frozen):
     start: int = Field(description="Offset of the text in the cleaned page text.")
     end: int
     section: str | None = None
+    aliases: tuple[str, ...] = Field(
+        (), description="Long forms of acronyms the text uses, defined elsewhere in its file."
+    )
 
 
 class SearchFilters(_Frozen):
@@ -117,6 +120,9 @@ class Hit(_Frozen):
     citation: Reference
     chunk_id: str
     section: str | None = None
+    aliases: tuple[str, ...] = Field(
+        (), description="Long forms of acronyms the passage uses; searched, never quoted."
+    )
     similarity: float | None = Field(
         None, description="Cosine similarity to the query, if dense-retrieved."
     )

@@ -65,6 +65,15 @@ def test_questions_find_the_right_document(
         assert any("open to practitioners from EU Member States" in h.text for h in hits[:3])
 
 
+def test_acronyms_defined_in_a_file_are_found_by_their_long_form(library: Library) -> None:
+    # The membership item says only "the EU LMPN"; another item of the same page defines it.
+    hits = library.search("Who is eligible to join the Labour Migration Practitioners Network?")
+    top = next(h for h in hits[:3] if "open to practitioners from EU Member States" in h.text)
+    assert "Labour Migration Practitioners’ Network" in top.aliases
+    assert "Labour Migration Practitioners" not in top.text  # searched, never quoted
+    assert top.section == "EU Labour Migration Practitioners' Network (LMPN)"  # its page
+
+
 def test_answers_quote_the_stored_page_text_verbatim(library: Library) -> None:
     answer = library.answer("What did the pilot projects learn about engaging the private sector?")
     assert not answer.abstained
