@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.titles import cover_title, useful_title
 from kb.errors import ParseError
 from kb.settings import ParsingSettings
 
@@ -58,23 +59,6 @@ def decode_text(data: bytes) -> str:
     return str(best) if best is not None else data.decode("cp1252", errors="replace")
 
 
-def _useful_title(title: str | None) -> str | None:
-    if not title:
-        return None
-    title = " ".join(title.split())
-    # Producer noise, not titles: "Microsoft Word - brief.docx", "PowerPoint-Präsentation",
-    # "Publications Office", file names ("wp251rev_en"), single words ("Authors").
-    if len(title) < 4 or " " not in title.strip():
-        return None
-    if re.match(r"(?i)^(microsoft \w+ - |untitled|powerpoint|publications office$)", title):
-        return None
-    if re.search(r"(?i)\.(docx?|pdf|pptx?|indd)$", title) or re.fullmatch(
-        r"[\w.-]*_[\w.-]*", title
-    ):
-        return None
-    return title
-
-
 def read_pdf(path: Path, settings: ParsingSettings) -> RawFile:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -113,9 +97,10 @@ def read_pdf(path: Path, settings: ParsingSettings) -> RawFile:
     if sum(len(p.text.strip()) for p in raw.pages) < 20:
         raise ParseError(str(path), "no extractable text (scanned?)")
     try:
-        raw.title = _useful_title(reader.metadata.title if reader.metadata else None)
+        raw.title = useful_title(reader.metadata.title if reader.metadata else None)
     except Exception:
         raw.title = None
+    raw.title = raw.title or cover_title(reader.pages[0])
     return raw
 
 
@@ -140,7 +125,7 @@ def read_html(path: Path) -> RawFile:
         block.insert_after("\n\n" if block.name != "br" else "\n")
     text = body.get_text("")
     best_title = (h1.get_text(" ", strip=True) if h1 else None) or title
-    return RawFile(CONTENT_TYPES[".html"], [RawPage(None, None, text)], _useful_title(best_title))
+    return RawFile(CONTENT_TYPES[".html"], [RawPage(None, None, text)], useful_title(best_title))
 
 
 _MD_RULES = [

@@ -1,4 +1,5 @@
-"""Write small real PDFs for tests: one text line per row, Helvetica, one page per list."""
+"""Write small real PDFs for tests: one text line per row, Helvetica, one page per list.
+A row given as (size, text) is set in that type size (10 pt otherwise)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Path:
+def make_pdf(
+    path: Path, pages: list[list[str]] | list[list[str | tuple[int, str]]], title: str | None = None
+) -> Path:
     """A PDF whose page i shows the lines pages[i], top to bottom."""
     objects: list[bytes] = []
     page_ids = []
@@ -17,6 +20,10 @@ def make_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Pa
     for i, lines in enumerate(pages):
         ops = ["BT", "/F1 10 Tf", "12 TL", "50 780 Td"]
         for line in lines:
+            if isinstance(line, tuple):
+                size, line = line
+                ops += [f"/F1 {size} Tf", f"({_escape(line)}) Tj T*", "/F1 10 Tf"]
+                continue
             ops.append(f"({_escape(line)}) Tj T*")
         ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
