@@ -86,8 +86,9 @@ _HYPHEN_TAILS = {
     "wide",
 }
 _HYPHEN_BREAK = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
-# A line-end hyphen some PDFs extract as " - " inside the line ("profes - sional").
-_SPACED_BREAK = re.compile(r"\b([a-z]{2,}) - ([a-z]{2,})\b")
+# A line-end hyphen some PDFs extract as " - " inside the line ("profes - sional") or with
+# a space before it at the end of the line ("appoint -\nment").
+_SPACED_BREAK = re.compile(r"\b([a-z]{2,}) -(?: |[ \t]*\n[ \t]*)([a-z]{2,})\b")
 _WORD_ENDINGS = (
     "ment",
     "tion",

@@ -172,3 +172,13 @@ def test_line_end_hyphens_extracted_as_spaced_dashes_are_repaired() -> None:
         "a professional career with formal training. Pay a fee - and wait. Formal rules."
     )
     assert stats.hyphen_repairs == 2
+
+
+def test_a_spaced_hyphen_at_the_end_of_a_line_is_repaired() -> None:
+    # pypdf on the BMWK fast-track brochure: "an appoint -\nment to apply for a visa"
+    stats = CleanStats()
+    text = "given an appoint -\nment within three weeks.\nFees -\nsee below. An appointment."
+    assert rejoin_hyphenated(text, stats) == (
+        "given an appointment within three weeks.\nFees -\nsee below. An appointment."
+    )
+    assert stats.hyphen_repairs == 1
