@@ -67,7 +67,9 @@ class RetrievalSettings(_Group):
         "hybrid", description="Retrievers used: both fused (hybrid), or one alone (for evaluation)."
     )
     k: int = Field(8, ge=1, le=50, description="Hits returned by default.")
-    candidates: int = Field(50, ge=1, description="Hits taken from each retriever before fusion.")
+    candidates: int = Field(
+        100, ge=1, description="Hits taken from each retriever before fusion (at least 2k)."
+    )
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted",
         description="'weighted': min-max normalised scores, weighted (SciFact test nDCG@10 0.732); "

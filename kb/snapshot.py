@@ -13,6 +13,7 @@ chunks it takes ~5 ms, where Chroma's HNSW with a `where` filter takes 73-227 ms
 from __future__ import annotations
 
 import pickle
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -89,6 +90,17 @@ class Snapshot:
         row = self._row.get(chunk_id)
         return None if row is None else float(self.vectors[row] @ vector)
 
+    def bm25_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
+        """BM25 scores of the given chunks (0 for a chunk without any query word)."""
+        rows = {c: self._row[c] for c in chunk_ids if c in self._row}
+        ids = self._tokenizer.tokenize(
+            [query], update_vocab=False, return_as="ids", show_progress=False
+        )
+        if not rows or not ids or not any(ids[0]):
+            return dict.fromkeys(rows, 0.0)
+        scores = self._bm25.get_scores(ids[0])
+        return {c: float(scores[r]) for c, r in rows.items()}
+
     def mean_vector(self, chunk_ids: list[str]) -> np.ndarray | None:
         rows = [self._row[c] for c in chunk_ids if c in self._row]
         return self.vectors[rows].mean(axis=0) if rows else None
@@ -154,9 +166,15 @@ class Snapshot:
         return index if isinstance(index, Snapshot) else None
 
 
+# Bumped when what a snapshot pickles changes shape (v2: chunks carry acronym aliases), so
+# a new release never unpickles an old release's objects.
+_FORMAT = 2
+
+
 def _folder(data_dir: Path, generation: int, bm25: tuple[float, float]) -> Path:
     # The BM25 parameters are part of the name: a snapshot built with others is another one.
-    return data_dir / "snapshot" / f"gen-{generation}-k1-{bm25[0]:g}-b-{bm25[1]:g}"
+    name = f"v{_FORMAT}-gen-{generation}-k1-{bm25[0]:g}-b-{bm25[1]:g}"
+    return data_dir / "snapshot" / name
 
 
 def build(store: Store, data_dir: Path, bm25: tuple[float, float] = (0.9, 0.4)) -> Snapshot:
@@ -167,9 +185,12 @@ def build(store: Store, data_dir: Path, bm25: tuple[float, float] = (0.9, 0.4)) 
     vectors = np.array([v for _, v in pairs], dtype=np.float32) if pairs else np.zeros((0, 1))
     index = Snapshot(generation, [c for c, _ in pairs], vectors, bm25)
     index.save(_folder(data_dir, generation, bm25))
-    for old in (data_dir / "snapshot").glob("gen-*"):
-        number = old.name.split("-")[1]
-        if number.isdigit() and int(number) < generation:  # never a newer one
+    for old in (data_dir / "snapshot").iterdir():
+        match = re.match(r"(?:v(\d+)-)?gen-(\d+)-", old.name)
+        if not match:
+            continue
+        version, number = int(match.group(1) or 1), int(match.group(2))
+        if version < _FORMAT or number < generation:  # never a newer one of this format
             shutil.rmtree(old, ignore_errors=True)
     return index
 

@@ -47,7 +47,12 @@ def test_filters_become_one_store_clause() -> None:
 def test_weighted_fusion_normalises_each_run_and_weighs_it() -> None:
     from kb.search import weighted_fusion
 
-    scores = weighted_fusion([[("a", 0.9), ("b", 0.5)], [("b", 12.0), ("c", 4.0)]], [0.7, 0.3])
+    scores = weighted_fusion([{"a": 0.9, "b": 0.5}, {"b": 12.0, "c": 4.0}], [0.7, 0.3])
     assert scores["a"] == pytest.approx(0.7)
     assert scores["b"] == pytest.approx(0.3)
     assert scores["c"] == pytest.approx(0.0)
+    # complete scores: each run ranges over all candidates
+    scores = weighted_fusion(
+        [{"a": 0.9, "b": 0.5, "c": 0.7}, {"a": 0.0, "b": 10.0, "c": 5.0}], [0.5, 0.5]
+    )
+    assert scores == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.5})

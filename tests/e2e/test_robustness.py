@@ -209,6 +209,25 @@ def test_a_running_library_sees_new_documents_without_restart(
     assert serving.search("vocational schools Morocco", k=1)[0].citation.doc_id == "second"
 
 
+def test_a_search_snapshot_from_an_older_release_is_rebuilt_not_loaded(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "first.md").write_text("# First\n\nCircular migration schemes.\n")
+    run([folder], settings, progress=False)
+    generation = Library(settings).store.generation()
+    snapshots = settings.data_dir / "snapshot"
+    shutil.rmtree(snapshots, ignore_errors=True)
+    # What the release before format 2 left: its own folder name, objects of another shape.
+    old = snapshots / f"gen-{generation}-k1-0.9-b-0.4"
+    old.mkdir(parents=True)
+    (old / "snapshot.pkl").write_bytes(b"not a snapshot of this release")
+    hits = Library(settings).search("circular migration", k=1)
+    assert hits[0].citation.doc_id == "first"
+    assert not old.exists() and [p.name for p in snapshots.iterdir()][0].startswith("v")
+
+
 def _ingest_process(data_dir: Path, folder: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KB_DATA_DIR": str(data_dir)}
     return subprocess.Popen(
