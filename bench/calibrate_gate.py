@@ -1,21 +1,36 @@
 """Calibrate the evidence gate on a gold set: print each question's evidence signals (best
-cosine similarity and question-word coverage among the top passages) and the thresholds that
-abstain on every unanswerable question while answering the most answerable ones.
+cosine similarity and question-word coverage among the top passages) and the gate
+`similarity + w * coverage >= threshold` that abstains on every unanswerable question and
+answers the most answerable ones, with the widest margin between the two groups (the
+distance between them across the gate's line; the threshold sits in the middle of the gap).
 
     KB_DATA_DIR=... .venv/bin/python bench/calibrate_gate.py bench/gold.jsonl
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from ingest.evaluation import read_gold  # noqa: E402
-from kb.answer import assess  # noqa: E402
+from kb.answer import Evidence, assess  # noqa: E402
 from kb.library import MEMBERS, Library  # noqa: E402
 from kb.settings import Settings  # noqa: E402
+
+
+def _gate(signals: list[tuple[bool, Evidence]], weight: float) -> tuple[int, float, float]:
+    """(answerable answered, margin, threshold) for the best threshold at this weight."""
+    unanswerable = max((e.score(weight) for a, e in signals if not a), default=0.0)
+    answerable = sorted(e.score(weight) for a, e in signals if a)
+    above = [s for s in answerable if s > unanswerable]
+    if not above:
+        return 0, 0.0, unanswerable
+    gap = above[0] - unanswerable
+    # The gap measured across the line sim + w * cov = t, so weights compare fairly.
+    return len(above), gap / math.hypot(1.0, weight), round(unanswerable + gap / 2, 3)
 
 
 def main() -> None:
@@ -25,29 +40,20 @@ def main() -> None:
     for item in items:
         hits = library.search(item.question, k=library.settings.answer.passages, access=MEMBERS)
         evidence = assess(item.question, hits)
-        signals.append((item.answerable, evidence.similarity, evidence.coverage))
+        signals.append((item.answerable, evidence))
         mark = "answerable  " if item.answerable else "UNANSWERABLE"
         print(
             f"{mark} sim {evidence.similarity:.3f} cov {evidence.coverage:.2f}  "
             f"{item.question[:64]}"
         )
-    best = None
-    for sim in [x / 100 for x in range(20, 61)]:
-        for cov in [x / 20 for x in range(0, 21)]:
-            answers = [a and s >= sim and c >= cov for a, s, c in signals]
-            leaks = sum(1 for (a, s, c) in signals if not a and s >= sim and c >= cov)
-            answered = sum(answers)
-            # Every unanswerable question abstained first, then the most answered, then the
-            # widest margin (thresholds in the middle of the gap).
-            key = (-leaks, answered, -abs(sim - 0.4))
-            if best is None or key > best[0]:
-                best = (key, sim, cov, answered, leaks)
-    assert best is not None
-    _, sim, cov, answered, leaks = best
-    total = sum(1 for a, _, _ in signals if a)
+    total = sum(1 for a, _ in signals if a)
+    results = [(_gate(signals, w / 20), w / 20) for w in range(0, 41)]
+    for (answered, margin, threshold), weight in results[::4]:
+        print(f"w {weight:.2f}: {answered}/{total} answered, margin {margin:.3f}, at {threshold}")
+    (answered, margin, threshold), weight = max(results, key=lambda r: (r[0][0], r[0][1]))
     print(
-        f"best: min_similarity {sim:.2f}, min_term_coverage {cov:.2f}: "
-        f"{answered}/{total} answerable answered, {leaks} unanswerable answered"
+        f"best: coverage_weight {weight:.2f}, min_evidence {threshold:.3f}: {answered}/{total} "
+        f"answerable answered, every unanswerable abstained, margin {margin:.3f}"
     )
 
 

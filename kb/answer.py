@@ -38,6 +38,12 @@ class Evidence:
     similarity: float
     coverage: float
 
+    def score(self, coverage_weight: float) -> float:
+        """One number from both signals: a passage close in meaning that also holds the
+        question's words. Neither alone separates the gold set's unanswerable questions from
+        the answerable ones; their sum does, with a margin (bench/calibrate_gate.py)."""
+        return self.similarity + coverage_weight * self.coverage
+
 
 def _stems(text: str) -> set[str]:
     return set(_STEMMER.stemWords(content_words(text)))
@@ -114,10 +120,7 @@ def answer_question(
     settings = library.settings.answer
     hits = hybrid_search(library, question, passages or settings.passages, filters, access)
     evidence = assess(question, hits)
-    if not hits or (
-        evidence.similarity < settings.min_similarity
-        or evidence.coverage < settings.min_term_coverage
-    ):
+    if not hits or evidence.score(settings.coverage_weight) < settings.min_evidence:
         return Answer(
             question=question,
             answer=NO_ANSWER,

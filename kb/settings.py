@@ -105,14 +105,13 @@ class RetrievalSettings(_Group):
 class AnswerSettings(_Group):
     passages: int = Field(5, ge=1, description="Top passages the answer draws sentences from.")
     max_sentences: int = Field(4, ge=1, description="Sentences in an extractive answer.")
-    min_similarity: float = Field(
-        0.40, description="Evidence gate: the best passage's cosine similarity must reach this."
+    min_evidence: float = Field(
+        1.02,
+        description="Evidence gate: best cosine similarity + coverage_weight x best share of "
+        "the question's content words, among the top three passages, must reach this.",
     )
-    min_term_coverage: float = Field(
-        0.55,
-        ge=0,
-        le=1,
-        description="Evidence gate: share of the question's content words in the best passage.",
+    coverage_weight: float = Field(
+        1.0, ge=0, description="Evidence gate: weight of question-word coverage."
     )
     see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
 
