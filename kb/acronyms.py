@@ -36,16 +36,18 @@ def _letters(acronym: str) -> str:
 
 def _long_form(words: list[str], letters: str) -> list[str] | None:
     """The shortest run of words ending just before the definition whose initials spell the
-    acronym, skipping short function words; None when none does."""
+    acronym, skipping short function words ("Centre for Migration Policy Development") or
+    not ("Certificate of Sponsorship" is CoS); None when none does."""
     for start in range(len(words) - 1, max(-1, len(words) - _MAX_WORDS - 1), -1):
         run = words[start:]
         if run[0].lower() in _SKIPPED:
             continue
-        initials = "".join(w[0].lower() for w in run if w.lower() not in _SKIPPED)
-        if len(initials) > len(letters):
-            return None
-        if initials == letters:
+        every = "".join(w[0].lower() for w in run)
+        skipping = "".join(w[0].lower() for w in run if w.lower() not in _SKIPPED)
+        if letters in (every, skipping):
             return run
+        if len(skipping) > len(letters):
+            return None
     return None
 
 

@@ -10,7 +10,8 @@ def test_definitions_are_read_with_their_long_forms() -> None:
     text = (
         "The International Centre for Migration Policy Development (ICMPD) runs the "
         "Migration Partnership Facility (MPF). Skills Mobility Partnerships (SMPs) differ. "
-        "The European Union (EU) and small and medium-sized enterprises (SMEs) too."
+        "The European Union (EU) and small and medium-sized enterprises (SMEs) too. Assign "
+        "a Certificate of Sponsorship (CoS) and pay the Immigration Skills Charge (ISC)."
     )
     assert dict(find_definitions(text)) == {
         "ICMPD": "International Centre for Migration Policy Development",
@@ -18,6 +19,8 @@ def test_definitions_are_read_with_their_long_forms() -> None:
         "SMPs": "Skills Mobility Partnerships",
         # two-letter acronyms are left out: too well known or too ambiguous to help
         "SMEs": "small and medium-sized enterprises",
+        "CoS": "Certificate of Sponsorship",
+        "ISC": "Immigration Skills Charge",
     }
 
 
