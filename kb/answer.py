@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 NO_ANSWER = "The library holds no passage that answers this."
 _STEMMER = Stemmer.Stemmer("english")
-_MIN_SENTENCE_WORDS = 6
+_MIN_SENTENCE_WORDS = 4  # "Collective expulsions are prohibited." answers
 _SENTENCE_END = re.compile(r"[.!?;:][\"”’)\]]*$|\[\d+\][.]?$")
 # Footnotes and references ("[3] IOM, ..., last accessed 3 January 2022") answer nothing.
 _REFERENCE = re.compile(
@@ -99,7 +99,7 @@ def _pick_sentences(
     similarity = vectors[1:] @ vectors[0]
     coverage = np.array([term_coverage(question, s) for _, s in candidates])
     rank_prior = np.array([1.0 / (1 + i) for i, _ in candidates])
-    score = similarity + 0.2 * coverage + 0.1 * rank_prior
+    score = similarity + 0.2 * coverage + 0.2 * rank_prior
     order = np.argsort(-score)
     chosen: list[tuple[int, str]] = []
     for j in order[:limit]:
