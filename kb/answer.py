@@ -14,7 +14,7 @@ import numpy as np
 import Stemmer
 
 from kb.search import hybrid_search
-from kb.text import content_words, index_text, split_sentences
+from kb.text import STOP_WORDS, content_words, index_text, split_sentences
 from kb.types import Access, Answer, Citation, Hit, Reference, SearchFilters
 
 if TYPE_CHECKING:
@@ -69,6 +69,29 @@ def assess(question: str, hits: list[Hit], top: int = 3) -> Evidence:
     return Evidence(similarity=similarity, coverage=coverage)
 
 
+def unmatched_names(
+    library: Library, question: str, hits: list[Hit], access: tuple[Access, ...]
+) -> list[str]:
+    """Names in the question that none of the passages mentions and that are rare in the
+    library: asked about the Dutch highly skilled migrant scheme, a library on the German
+    Blue Card finds passages close in meaning and words, yet none says "Dutch". A name is a
+    capitalised word after the first (a question typed in title case has none)."""
+    words = re.findall(r"[\w'’-]+", question)
+    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in STOP_WORDS]
+    if len(names) > len(words) / 2:
+        return []
+    mentioned: set[str] = set()
+    for hit in hits:
+        mentioned |= _stems(index_text(hit.citation.title, hit.section, hit.text, hit.aliases))
+    rare = library.settings.answer.rare_name_idf
+    snapshot = library.snapshot()
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if not (_stems(name) & mentioned) and snapshot.rarity(name, access) >= rare
+    ]
+
+
 def _candidate_sentences(hits: list[Hit]) -> list[tuple[int, str]]:
     """(hit index, sentence) for every quotable sentence of the passages."""
     found = []
@@ -120,10 +143,14 @@ def answer_question(
     settings = library.settings.answer
     hits = hybrid_search(library, question, passages or settings.passages, filters, access)
     evidence = assess(question, hits)
-    if not hits or evidence.score(settings.coverage_weight) < settings.min_evidence:
+    missing = unmatched_names(library, question, hits[:3], access) if hits else []
+    if not hits or missing or evidence.score(settings.coverage_weight) < settings.min_evidence:
+        reason = " None of the closest passages mentions {}.".format(
+            " or ".join(f"“{name}”" for name in missing)
+        )
         return Answer(
             question=question,
-            answer=NO_ANSWER,
+            answer=NO_ANSWER + (reason if missing else ""),
             abstained=True,
             see_also=_see_also(hits, settings.see_also),
         )

@@ -113,6 +113,12 @@ class AnswerSettings(_Group):
     coverage_weight: float = Field(
         1.0, ge=0, description="Evidence gate: weight of question-word coverage."
     )
+    rare_name_idf: float = Field(
+        4.0,
+        description="Evidence gate: a capitalised question word this rare in the library "
+        "(inverse document frequency; 4 = under ~2% of passages) that none of the top three "
+        "passages mentions makes the answer abstain.",
+    )
     see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
 
 

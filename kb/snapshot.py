@@ -12,6 +12,7 @@ chunks it takes ~5 ms, where Chroma's HNSW with a `where` filter takes 73-227 ms
 
 from __future__ import annotations
 
+import math
 import pickle
 import re
 import shutil
@@ -89,6 +90,21 @@ class Snapshot:
     def similarity(self, chunk_id: str, vector: np.ndarray) -> float | None:
         row = self._row.get(chunk_id)
         return None if row is None else float(self.vectors[row] @ vector)
+
+    def rarity(self, word: str, access: tuple[Access, ...]) -> float:
+        """Inverse document frequency of a word among the chunks the caller may see (their
+        own share of the library: a members-only text does not change an anonymous answer)."""
+        mask = self._mask(SearchFilters(), access)
+        ids = self._tokenizer.tokenize(
+            [word], update_vocab=False, return_as="ids", show_progress=False
+        )
+        token = ids[0][0] if ids and ids[0] else 0
+        frequency = 0
+        if token:  # 0 is bm25s' id for a word it has never seen
+            indptr = self._bm25.scores["indptr"]
+            rows = self._bm25.scores["indices"][indptr[token] : indptr[token + 1]]
+            frequency = int(mask[rows].sum())
+        return math.log((int(mask.sum()) + 1) / (frequency + 1))
 
     def bm25_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
         """BM25 scores of the given chunks (0 for a chunk without any query word)."""

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import gradio as gr
 
-from kb.answer import NO_ANSWER
 from kb.errors import KBError
 from kb.keys import Caller, InvalidKey, KeyStore, Role
 from kb.library import Library
@@ -68,7 +67,8 @@ def answer_markdown(answer: Answer) -> str:
     """One quoted sentence per line, each with its marker: easier to check than a paragraph."""
     if answer.abstained:
         titles = "; ".join(r.title for r in answer.see_also)
-        return f"{NO_ANSWER} The closest documents are: {titles}." if titles else NO_ANSWER
+        closest = f" The closest documents are: {titles}." if titles else ""
+        return answer.answer + closest
     return "\n".join(f"- {c.quote} **[{c.n}]**" for c in answer.citations)
 
 
