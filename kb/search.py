@@ -142,7 +142,9 @@ def hybrid_search(
                 dense = _dense(library, moved / np.linalg.norm(moved), pool, filters, access)
     if mode != "dense":
         lexical = snapshot.search(query, pool, filters, access)
-    if settings.fusion == "weighted":
+    if mode != "hybrid":  # one retriever: its own scores, nothing to fuse
+        fused = {c.chunk.chunk_id: s for c, s in dense or lexical}
+    elif settings.fusion == "weighted":
         fused = weighted_fusion(
             complete_scores(library, query, vector, dense, lexical),
             [settings.dense_weight, 1.0 - settings.dense_weight],

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.evaluation import with_mode
 from ingest.pipeline import IngestReport, run
 from kb.answer import NO_ANSWER
 from kb.library import EVERYONE, Library
@@ -108,6 +109,19 @@ def test_a_question_about_a_place_the_passages_never_mention_abstains(library: L
     assert answer.answer == f"{NO_ANSWER} None of the closest passages mentions “Dutch”."
     lithuanian = library.answer(question.replace("Dutch", "Lithuanian"))
     assert not lithuanian.abstained and lithuanian.citations
+
+
+def test_each_retriever_alone_ranks_by_its_own_score(library: Library) -> None:
+    question = "What did the pilot projects learn about engaging employers?"
+    dense = Library(with_mode(library.settings, "dense")).search(question, k=10)
+    similarities = [h.similarity for h in dense]
+    assert [h.score for h in dense] == pytest.approx(similarities, abs=1e-6)
+    assert similarities == sorted(similarities, reverse=True)  # type: ignore[type-var]
+    bm25 = Library(with_mode(library.settings, "bm25")).search(question, k=10)
+    hybrid = library.search(question, k=10)
+    # BM25 scores are unbounded; fused scores are at most the sum of the weights (1).
+    assert bm25[0].score > 1.0 >= hybrid[0].score
+    assert [h.chunk_id for h in bm25] != [h.chunk_id for h in dense]
 
 
 def test_filters_are_applied_in_the_query(library: Library) -> None:
