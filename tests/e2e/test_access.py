@@ -119,7 +119,11 @@ def test_ask_hides_members_documents_from_anonymous(
     cited = {c["doc_id"] for c in anonymous["citations"]} | {
         r["doc_id"] for r in anonymous["see_also"]
     }
-    assert SECRET_ID not in cited and "Zephyrine" not in anonymous["answer"]
+    assert SECRET_ID not in cited
+    # The passages anonymous may see never mention the protocol: it is told so, in its own
+    # words, and learns nothing of the members-only text.
+    assert anonymous["abstained"] and "“Zephyrine”" in anonymous["answer"]
+    assert not any(w in anonymous["answer"] for w in ("Tallinn", "Valletta", "quokka", "budget"))
     member = client.post(
         "/api/ask", json=question, headers=_auth(members_library[1], "member")
     ).json()
