@@ -224,8 +224,10 @@ def rejoin_hyphenated(text: str, stats: CleanStats, vocabulary: set[str] | None 
     def repair_spaced(m: re.Match[str]) -> str:
         joined = m.group(1) + m.group(2)
         # Only where the joined word is a word of this document, or ends like one: a spaced
-        # hyphen is also used as a dash between words.
-        if joined in words or m.group(2).endswith(_WORD_ENDINGS):
+        # hyphen is also used as a dash between words. At a line end a dash before a new
+        # line ("shortage -\nincluding") is as common as a break, so only the vocabulary counts.
+        at_line_end = "\n" in m.group()
+        if joined in words or (not at_line_end and m.group(2).endswith(_WORD_ENDINGS)):
             stats.hyphen_repairs += 1
             return joined
         return m.group()

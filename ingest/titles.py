@@ -1,5 +1,5 @@
-"""A document's title when the catalogue gives none: the cover's largest type, then the file's
-metadata, then its first heading (prepare.py), then its name.
+"""A document's title when the catalogue gives none: the file's metadata title unless it is
+noise, then the cover's largest type, then its first heading (prepare.py), then its name.
 
 PDF metadata titles are often producer noise ("Microsoft Word - brief.docx"), a browser's
 "Print ..." prefix or missing; the words set largest on the first page are what a reader
@@ -26,7 +26,8 @@ def useful_title(title: str | None) -> str | None:
     if not title:
         return None
     title = " ".join(title.split())
-    title = re.sub(r"^Print\s+", "", title)  # a browser's "Print <page>" PDF
+    # A browser's print of a web page: "Print Health and Care Worker visa - GOV.UK".
+    title = re.sub(r"^Print\s+(?=.+ - \S+$)", "", title)
     # Producer noise, not titles: "Microsoft Word - brief.docx", "PowerPoint-Präsentation",
     # "Publications Office", file names ("wp251rev_en"), single words ("Authors",
     # "REGULATIONS"), numbers ("C/2023/1392"), letter-spaced type ("r e f u g e e s").

@@ -76,7 +76,7 @@ def spelled_out(text: str, terms: dict[str, str]) -> tuple[str, ...]:
     """Long forms of the acronyms a passage uses but does not spell out itself."""
     if not terms:
         return ()
-    used = set(_WORD.findall(text))
+    used = set(_WORD.findall(text)) | set(re.findall(r"\w+", text))  # "LMPN's", "ELA-funded"
     folded = " ".join(_WORD.findall(text.lower()))
     return tuple(
         long_form

@@ -75,10 +75,20 @@ def unmatched_names(
     """Names in the question that none of the passages mentions and that are rare in the
     library: asked about the Dutch highly skilled migrant scheme, a library on the German
     Blue Card finds passages close in meaning and words, yet none says "Dutch". A name is a
-    capitalised word after the first (a question typed in title case has none)."""
+    capitalised word of two letters or more that does not start a sentence. A question typed
+    in title case, or not in English (German capitalises every noun), has none."""
     words = re.findall(r"[\w'’-]+", question)
-    names = [w for w in words[1:] if w[0].isupper() and w.lower() not in STOP_WORDS]
-    if len(names) > len(words) / 2:
+    starts = {m.end() - 1 for m in re.finditer(r"(?:^|[.!?:;]\s+)[^\w]*\w", question)}
+    names = [
+        m.group()
+        for m in re.finditer(r"[\w'’-]+", question)
+        if m.group()[0].isupper()
+        and m.start() not in starts
+        and m.group().lower() not in STOP_WORDS
+        and _stems(m.group())  # "X" in "Annex X" is no name to look for
+    ]
+    english = sum(w.lower() in STOP_WORDS for w in words) >= len(words) / 5
+    if not english or len(names) > len(words) / 2:
         return []
     mentioned: set[str] = set()
     for hit in hits:

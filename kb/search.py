@@ -139,7 +139,8 @@ def hybrid_search(
             centroid = snapshot.mean_vector(top)
             if centroid is not None:
                 moved = vector + settings.feedback_weight * centroid
-                dense = _dense(library, moved / np.linalg.norm(moved), pool, filters, access)
+                vector = moved / np.linalg.norm(moved)  # every dense score against this one
+                dense = _dense(library, vector, pool, filters, access)
     if mode != "dense":
         lexical = snapshot.search(query, pool, filters, access)
     if mode != "hybrid":  # one retriever: its own scores, nothing to fuse

@@ -6,10 +6,11 @@ groups, e.g. `KB_DATA_DIR=/srv/kb` or `KB_RETRIEVAL__K=10`, or from a `.env` fil
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -120,6 +121,21 @@ class AnswerSettings(_Group):
         "passages mentions makes the answer abstain.",
     )
     see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, values: Any) -> Any:
+        """The two-threshold gate's settings (before min_evidence) are ignored with a warning,
+        so an old environment still starts."""
+        if isinstance(values, dict):
+            for key in ("min_similarity", "min_term_coverage"):
+                if values.pop(key, None) is not None:
+                    warnings.warn(
+                        f"KB_ANSWER__{key.upper()} is no longer used: the evidence gate is "
+                        "KB_ANSWER__MIN_EVIDENCE (similarity + coverage).",
+                        stacklevel=2,
+                    )
+        return values
 
 
 class ServerSettings(_Group):

@@ -22,6 +22,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 from bm25s.tokenization import Tokenizer
 
 from kb.store import Store, StoredChunk, date_number
@@ -95,16 +96,24 @@ class Snapshot:
         """Inverse document frequency of a word among the chunks the caller may see (their
         own share of the library: a members-only text does not change an anonymous answer)."""
         mask = self._mask(SearchFilters(), access)
-        ids = self._tokenizer.tokenize(
-            [word], update_vocab=False, return_as="ids", show_progress=False
-        )
-        token = ids[0][0] if ids and ids[0] else 0
-        frequency = 0
-        if token:  # 0 is bm25s' id for a word it has never seen
-            indptr = self._bm25.scores["indptr"]
-            rows = self._bm25.scores["indices"][indptr[token] : indptr[token + 1]]
-            frequency = int(mask[rows].sum())
-        return math.log((int(mask.sum()) + 1) / (frequency + 1))
+        visible = int(mask.sum())
+        rarest = 0.0
+        # Each piece on its own ("COVID-19" is "covid" and "19"): the rarest one counts, and
+        # one the index has never seen (no id) is as rare as can be.
+        for piece in re.findall(r"\w\w+", word.lower()):
+            if piece in STOPWORDS_EN:
+                continue
+            ids = self._tokenizer.tokenize(
+                [piece], update_vocab=False, return_as="ids", show_progress=False
+            )
+            token = ids[0][0] if ids and ids[0] else 0
+            frequency = 0
+            if token:  # 0: a word bm25s has never seen
+                indptr = self._bm25.scores["indptr"]
+                rows = self._bm25.scores["indices"][indptr[token] : indptr[token + 1]]
+                frequency = int(mask[rows].sum())
+            rarest = max(rarest, math.log((visible + 1) / (frequency + 1)))
+        return rarest
 
     def bm25_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
         """BM25 scores of the given chunks (0 for a chunk without any query word)."""

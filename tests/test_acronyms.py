@@ -38,3 +38,6 @@ def test_a_passage_gets_the_long_forms_of_what_it_uses_bare() -> None:
     # a passage that spells the name out, or does not use the acronym, gets nothing
     assert spelled_out("The Labour Migration Practitioners’ Network (LMPN) met.", terms) == ()
     assert spelled_out("Practitioners met in Brussels.", terms) == ()
+    assert spelled_out("The LMPN's members met.", terms) == (
+        "Labour Migration Practitioners’ Network",
+    )

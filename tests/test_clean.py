@@ -177,8 +177,12 @@ def test_line_end_hyphens_extracted_as_spaced_dashes_are_repaired() -> None:
 def test_a_spaced_hyphen_at_the_end_of_a_line_is_repaired() -> None:
     # pypdf on the BMWK fast-track brochure: "an appoint -\nment to apply for a visa"
     stats = CleanStats()
-    text = "given an appoint -\nment within three weeks.\nFees -\nsee below. An appointment."
+    text = (
+        "given an appoint -\nment within three weeks.\nFees -\nsee below. An appointment.\n"
+        "A skills shortage -\nincluding in care."
+    )
     assert rejoin_hyphenated(text, stats) == (
-        "given an appointment within three weeks.\nFees -\nsee below. An appointment."
+        "given an appointment within three weeks.\nFees -\nsee below. An appointment.\n"
+        "A skills shortage -\nincluding in care."  # a dash, not a break: no such word
     )
     assert stats.hyphen_repairs == 1

@@ -41,6 +41,7 @@ def test_producer_noise_file_names_and_numbers_are_not_titles(noise: str | None)
             "Questions and answers about the EU Blue Card",
         ),
         ("Print Health and Care Worker visa - GOV.UK", "Health and Care Worker visa - GOV.UK"),
+        ("Print Media Act 2020", "Print Media Act 2020"),
         (
             "CHARTER OF FUNDAMENTAL RIGHTS OF THE EUROPEAN UNION",
             "Charter of Fundamental Rights of the European Union",

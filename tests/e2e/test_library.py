@@ -10,7 +10,7 @@ import pytest
 
 from ingest.evaluation import with_mode
 from ingest.pipeline import IngestReport, run
-from kb.answer import NO_ANSWER
+from kb.answer import NO_ANSWER, unmatched_names
 from kb.library import EVERYONE, Library
 from kb.settings import Settings
 from kb.types import DocType, SearchFilters
@@ -122,6 +122,22 @@ def test_each_retriever_alone_ranks_by_its_own_score(library: Library) -> None:
     # BM25 scores are unbounded; fused scores are at most the sum of the weights (1).
     assert bm25[0].score > 1.0 >= hybrid[0].score
     assert [h.chunk_id for h in bm25] != [h.chunk_id for h in dense]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did the pilot projects learn about engaging employers? Please answer briefly.",
+        "What did pilot project X learn about engaging employers?",
+        "Was lernten die Pilotprojekte über die Zusammenarbeit mit Arbeitgebern?",
+        "What Did The Pilot Projects Learn About Engaging Employers?",
+    ],
+)
+def test_sentence_starts_letters_german_nouns_and_title_case_are_not_names(
+    library: Library, question: str
+) -> None:
+    hits = library.search(question, k=3)
+    assert unmatched_names(library, question, hits, EVERYONE) == []
 
 
 def test_filters_are_applied_in_the_query(library: Library) -> None:
