@@ -311,12 +311,14 @@ def test_the_chat_shows_members_documents_only_after_sign_in(
         def ask() -> str:
             box = page.locator("#question textarea")
             box.wait_for(timeout=30_000)
+            before = page.locator("#chat .message").count()
             box.fill(question)
             page.locator("#ask").click()
+            # This question's answer, not the last one's: one more message, nothing pending.
             page.wait_for_function(
-                "() => !document.querySelector('#citations').innerText"
-                ".includes('Citations appear here')"
-                " && document.querySelectorAll('#chat .message').length > 0",
+                "() => { const c = document.querySelector('#citations').innerText;"
+                f" return document.querySelectorAll('#chat .message').length > {before}"
+                " && !c.includes('Citations appear here') && !c.includes('processing'); }",
                 timeout=60_000,
             )
             page.wait_for_timeout(500)
