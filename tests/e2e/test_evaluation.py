@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.evaluation import evaluate_beir, evaluate_gold, with_mode
+from ingest.evaluation import evaluate_beir, evaluate_gold, normalise, with_mode
 from ingest.pipeline import IngestReport
 from kb.settings import Settings
+from tests.conftest import CORPUS, ROOT
+
+GOLD = ROOT / "bench" / "gold.jsonl"
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +99,31 @@ def test_gold_set_scores_evidence_pages_and_abstentions(
     assert report.questions == 3 and report.answerable == 2
     assert report.evidence_at["5"] == 1.0 and report.unanswerable_abstained == 1.0
     assert report.answered == 1.0 and report.page_accuracy is None
+
+
+def test_the_gold_questions_on_the_sample_library_keep_their_quality(
+    sample: tuple[Settings, IngestReport, Path], tmp_path: Path
+) -> None:
+    """A quality floor in CI: bench/gold.jsonl's questions whose evidence is in corpus/,
+    and its unanswerable ones, over the sample library (the rest needs the shared PDFs)."""
+    corpus = " ".join(normalise(p.read_text(encoding="utf-8")) for p in CORPUS.glob("*.txt"))
+    rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line]
+
+    def on_sample(row: dict[str, object]) -> bool:
+        if not row.get("answerable", True):
+            return True
+        source = row.get("source")
+        evidence = row["evidence"]
+        assert isinstance(evidence, list)
+        return (source is None or str(source).endswith(".txt")) and any(
+            normalise(e) in corpus for e in evidence
+        )
+
+    kept = [r for r in rows if on_sample(r)]
+    subset = tmp_path / "gold-sample.jsonl"
+    subset.write_text("\n".join(json.dumps(r) for r in kept))
+    report = evaluate_gold(subset, sample[0])
+    assert report.answerable >= 12 and report.questions - report.answerable == 9
+    assert report.evidence_at["5"] >= 0.9, report.misses
+    assert report.unanswerable_abstained == 1.0, report.wrong_answers
+    assert report.answered >= 0.9, report.wrong_abstentions
