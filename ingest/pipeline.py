@@ -107,8 +107,9 @@ def discover(paths: Sequence[Path], report: IngestReport) -> list[tuple[Path, Pa
 class _Run:
     """One ingest run's state: the library it writes to and the report it fills."""
 
-    def __init__(self, library: Library, report: IngestReport) -> None:
+    def __init__(self, library: Library, report: IngestReport, reindex: bool = False) -> None:
         self.library = library
+        self.reindex = reindex
         self.store = library.store
         self.report = report
         self.stats = CleanStats()
@@ -133,7 +134,7 @@ class _Run:
         digest = file_sha256(path)
         catalogue = self.catalogue(root, path)
         previous = self.by_source.get(str(path.resolve()), [])
-        if previous and all(d.file_hash == digest for d in previous):
+        if previous and all(d.file_hash == digest for d in previous) and not self.reindex:
             self.report.unchanged += 1
             self._refresh_metadata(previous, catalogue, path)
             return None
@@ -258,6 +259,7 @@ def run(
     settings: Settings,
     progress: bool | None = None,
     prune_missing: bool = False,
+    reindex: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into the library named by the settings.
 
@@ -266,6 +268,8 @@ def run(
         settings: where the library is and how to parse, chunk and embed.
         progress: show a progress bar (default: when writing to a terminal).
         prune_missing: remove documents whose file is no longer in the given folders.
+        reindex: read and embed unchanged files again (after an upgrade that changes how
+            text is cleaned, chunked or indexed).
 
     Returns:
         The report: what was added, updated, unchanged, removed, failed, and the totals.
@@ -275,7 +279,7 @@ def run(
     with write_lock(settings.data_dir):
         library = Library(settings)
         recover(library, report)
-        ingest = _Run(library, report)
+        ingest = _Run(library, report, reindex)
         files = discover(paths, report)
         report.files = len(files)
         bar = tqdm(

@@ -91,15 +91,24 @@ def cli(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--prune", is_flag=True, help="Remove documents whose file is gone from PATHS.")
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="Read and embed unchanged files too (after an upgrade that changes indexing).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
 @user_errors
-def ingest(settings: Settings, paths: tuple[Path, ...], prune: bool, as_json: bool) -> None:
+def ingest(
+    settings: Settings, paths: tuple[Path, ...], prune: bool, reindex: bool, as_json: bool
+) -> None:
     """Make the index match PATHS (default: the corpus folder): new files added, changed
     files replaced, unchanged files left alone."""
     from ingest.pipeline import run
 
-    report = run(list(paths) or [settings.corpus_dir], settings, prune_missing=prune)
+    report = run(
+        list(paths) or [settings.corpus_dir], settings, prune_missing=prune, reindex=reindex
+    )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:

@@ -157,6 +157,31 @@ def test_sync_adds_replaces_prunes_and_removes(settings: Settings, tmp_path: Pat
     assert Library(settings).documents(MEMBERS) == []
 
 
+def test_reindex_reads_unchanged_files_again_without_duplicates(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "a.md").write_text(
+        "# Network\n\nThe Labour Migration Practitioners' Network (LMPN) met.\n\n"
+        "Later the LMPN published its outputs as short videos.\n"
+    )
+    (folder / "b.md").write_text("# Visas\n\nVisa processing times hinder mobility.\n")
+    run([folder], settings, progress=False)
+
+    def state() -> tuple[list[str], list[str]]:
+        library = Library(settings)
+        chunks = sorted(c.chunk.chunk_id for c in library.store.iter_chunks())
+        return sorted(d.doc_id for d in library.documents(MEMBERS)), chunks
+
+    before = state()
+    assert before[0] == ["a", "b"] and len(before[1]) >= 2
+    again = run([folder], settings, progress=False, reindex=True)
+    assert again.unchanged == 0 and sorted(again.updated) == ["a", "b"]
+    assert state() == before  # same documents, same chunk ids, each once
+    assert run([folder], settings, progress=False).unchanged == 2
+
+
 def test_a_changed_catalogue_row_updates_metadata_without_reembedding(
     settings: Settings, tmp_path: Path
 ) -> None:
