@@ -49,23 +49,26 @@ def _stems(text: str) -> set[str]:
     return set(_STEMMER.stemWords(content_words(text)))
 
 
+def _searched_stems(hit: Hit) -> set[str]:
+    """The stemmed words search matched the passage on: title, section, text, acronyms."""
+    return _stems(index_text(hit.citation.title, hit.section, hit.text, hit.aliases))
+
+
+def _coverage(wanted: set[str], found: set[str]) -> float:
+    return len(wanted & found) / len(wanted) if wanted else 0.0
+
+
 def term_coverage(question: str, passage: str) -> float:
     """Share of the question's content words (stemmed) present in the passage."""
-    wanted = _stems(question)
-    return len(wanted & _stems(passage)) / len(wanted) if wanted else 0.0
+    return _coverage(_stems(question), _stems(passage))
 
 
 def assess(question: str, hits: list[Hit], top: int = 3) -> Evidence:
     """The best similarity and the best term coverage among the top passages."""
     best = hits[:top]
+    wanted = _stems(question)
     similarity = max((h.similarity or 0.0 for h in best), default=0.0)
-    coverage = max(
-        (
-            term_coverage(question, index_text(h.citation.title, h.section, h.text, h.aliases))
-            for h in best
-        ),
-        default=0.0,
-    )
+    coverage = max((_coverage(wanted, _searched_stems(h)) for h in best), default=0.0)
     return Evidence(similarity=similarity, coverage=coverage)
 
 
@@ -77,11 +80,12 @@ def unmatched_names(
     Blue Card finds passages close in meaning and words, yet none says "Dutch". A name is a
     capitalised word of two letters or more that does not start a sentence. A question typed
     in title case, or not in English (German capitalises every noun), has none."""
-    words = re.findall(r"[\w'’-]+", question)
+    tokens = list(re.finditer(r"[\w'’-]+", question))
+    words = [m.group() for m in tokens]
     starts = {m.end() - 1 for m in re.finditer(r"(?:^|[.!?:;]\s+)[^\w]*\w", question)}
     names = [
         m.group()
-        for m in re.finditer(r"[\w'’-]+", question)
+        for m in tokens
         if m.group()[0].isupper()
         and m.start() not in starts
         and m.group().lower() not in STOP_WORDS
@@ -90,9 +94,7 @@ def unmatched_names(
     english = sum(w.lower() in STOP_WORDS for w in words) >= len(words) / 5
     if not english or len(names) > len(words) / 2:
         return []
-    mentioned: set[str] = set()
-    for hit in hits:
-        mentioned |= _stems(index_text(hit.citation.title, hit.section, hit.text, hit.aliases))
+    mentioned = set().union(*(_searched_stems(hit) for hit in hits))
     rare = library.settings.answer.rare_name_idf
     snapshot = library.snapshot()
     return [

@@ -115,16 +115,20 @@ class Snapshot:
             rarest = max(rarest, math.log((visible + 1) / (frequency + 1)))
         return rarest
 
-    def bm25_scores(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
-        """BM25 scores of the given chunks (0 for a chunk without any query word)."""
-        rows = {c: self._row[c] for c in chunk_ids if c in self._row}
+    def bm25(self, query: str) -> np.ndarray:
+        """The BM25 score of every chunk for a query (zeros when no query word is indexed).
+        Scored once per query: the top passages and the fused candidates both read it."""
         ids = self._tokenizer.tokenize(
             [query], update_vocab=False, return_as="ids", show_progress=False
         )
-        if not rows or not ids or not any(ids[0]):
-            return dict.fromkeys(rows, 0.0)
-        scores = self._bm25.get_scores(ids[0])
-        return {c: float(scores[r]) for c, r in rows.items()}
+        if not self.chunks or not ids or not any(ids[0]):
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        scores: np.ndarray = self._bm25.get_scores(ids[0])
+        return scores
+
+    def scores_of(self, scores: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+        """Per-chunk values of a score array, for the chunks of this snapshot."""
+        return {c: float(scores[self._row[c]]) for c in chunk_ids if c in self._row}
 
     def mean_vector(self, chunk_ids: list[str]) -> np.ndarray | None:
         rows = [self._row[c] for c in chunk_ids if c in self._row]
@@ -146,26 +150,19 @@ class Snapshot:
         return [(self.chunks[int(i)], float(scores[i])) for i in top]
 
     def search(
-        self, query: str, k: int, filters: SearchFilters, access: tuple[Access, ...]
+        self, scores: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
     ) -> list[tuple[StoredChunk, float]]:
-        """Top chunks by BM25 among those the caller may see and the filters keep."""
+        """Top chunks by BM25 (`scores`, from `bm25`) among those the caller may see and the
+        filters keep; chunks without any query word are not hits."""
         if not self.chunks:
             return []
-        mask = self._mask(filters, access)
-        allowed = int(mask.sum())
-        ids = self._tokenizer.tokenize(
-            [query], update_vocab=False, return_as="ids", show_progress=False
-        )
-        if allowed == 0 or not ids or not any(ids[0]):
+        masked = np.where(self._mask(filters, access), scores, 0.0)
+        k = min(k, int(np.count_nonzero(masked > 0)))
+        if k == 0:
             return []
-        docs, scores = self._bm25.retrieve(
-            ids, k=min(k, allowed), weight_mask=mask.astype(np.float32), show_progress=False
-        )
-        return [
-            (self.chunks[int(i)], float(s))
-            for i, s in zip(docs[0], scores[0], strict=True)
-            if s > 0 and mask[int(i)]
-        ]
+        top = np.argpartition(-masked, k - 1)[:k]
+        top = top[np.argsort(-masked[top], kind="stable")]
+        return [(self.chunks[int(i)], float(masked[i])) for i in top]
 
     # -- persistence ---------------------------------------------------------------------
 
