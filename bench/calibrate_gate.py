@@ -15,10 +15,15 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from ingest.evaluation import read_gold  # noqa: E402
-from kb.answer import Evidence, assess  # noqa: E402
-from kb.library import MEMBERS, Library  # noqa: E402
+from kb.answer import (  # noqa: E402
+    Evidence,
+    assess,
+)
+from kb.library import Library  # noqa: E402
+from kb.search import search  # noqa: E402
 from kb.settings import Settings  # noqa: E402
+from kb.types import MEMBERS  # noqa: E402
+from ui.evaluation import read_gold  # noqa: E402
 
 
 def _gate(signals: list[tuple[bool, Evidence]], weight: float) -> tuple[int, float, float]:
@@ -38,7 +43,13 @@ def main() -> None:
     library = Library(Settings())
     signals = []
     for item in items:
-        hits = library.search(item.question, k=library.settings.answer.passages, access=MEMBERS)
+        hits = search(
+            library,
+            item.question,
+            library.settings.retrieval,
+            k=library.settings.answer.passages,
+            access=MEMBERS,
+        )
         evidence = assess(item.question, hits)
         signals.append((item.answerable, evidence))
         mark = "answerable  " if item.answerable else "UNANSWERABLE"

@@ -20,9 +20,10 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from ingest.pipeline import run  # noqa: E402
 from kb.embedder import load_embedder  # noqa: E402
-from kb.library import MEMBERS, Library  # noqa: E402
+from kb.library import Library  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from kb.text import index_text  # noqa: E402
+from kb.types import MEMBERS  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval-data" / "pdfs"
 
@@ -39,15 +40,15 @@ def main() -> None:
         total = time.perf_counter() - started
         library = Library(settings)
         texts = []
-        docs = library.document_map()
-        for stored in library.store.iter_chunks():
+        docs = library.document_map(MEMBERS)
+        for stored in library.chunks():
             doc = docs[stored.chunk.doc_id]
             texts.append(
                 index_text(doc.title, stored.chunk.section, stored.chunk.text, stored.chunk.aliases)
             )
         texts += [d.title for d in library.documents(MEMBERS)]  # the pipeline embeds titles too
         started = time.perf_counter()
-        library.embedder.embed(texts)
+        library.embed(texts)
         embed_only = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -18,9 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
-from ingest.evaluation import read_gold  # noqa: E402
-from kb.library import EVERYONE, MEMBERS, Library  # noqa: E402
+from kb.answer import answer  # noqa: E402
+from kb.library import Library  # noqa: E402
+from kb.search import search  # noqa: E402
 from kb.settings import Settings  # noqa: E402
+from kb.types import EVERYONE, MEMBERS  # noqa: E402
+from ui.evaluation import read_gold  # noqa: E402
 
 
 def _timed(call: Callable[[str], object], queries: list[str]) -> str:
@@ -37,15 +40,29 @@ def main() -> None:
     settings = Settings()
     library = Library(settings)
     queries = [g.question for g in read_gold(ROOT / "bench" / "gold.jsonl")]
-    library.answer(queries[0])  # load the model and the snapshot
+    answer(
+        library, queries[0], settings.answer, settings.retrieval
+    )  # load the model and the snapshot
     r = settings.retrieval
     print(
         f"{len(library.snapshot().chunks)} chunks; fusion {r.fusion}, "
         f"{r.candidates} candidates, mode {r.mode}"
     )
-    print("search, anonymous ", _timed(lambda q: library.search(q, k=10, access=EVERYONE), queries))
-    print("search, member    ", _timed(lambda q: library.search(q, k=10, access=MEMBERS), queries))
-    print("answer, member    ", _timed(lambda q: library.answer(q, access=MEMBERS), queries))
+    print(
+        "search, anonymous ",
+        _timed(lambda q: search(library, q, settings.retrieval, k=10, access=EVERYONE), queries),
+    )
+    print(
+        "search, member    ",
+        _timed(lambda q: search(library, q, settings.retrieval, k=10, access=MEMBERS), queries),
+    )
+    print(
+        "answer, member    ",
+        _timed(
+            lambda q: answer(library, q, settings.answer, settings.retrieval, access=MEMBERS),
+            queries,
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from ingest.pipeline import IngestReport, remove, run, write_lock
 from kb.errors import DocumentNotFound, KBError
 from kb.library import Library
 from kb.settings import Settings
-from kb.types import Document
+from kb.types import MEMBERS, Document
 
 
 class UploadRefused(KBError):
@@ -81,13 +81,13 @@ def _forget(folder: Path, target: Path) -> None:
 
 def delete_document(doc_id: str, settings: Settings, library: Library) -> None:
     """Remove a document; its file leaves the library folder for DATA_DIR/removed."""
-    doc = library.document_map().get(doc_id)
+    doc = library.document_map(MEMBERS).get(doc_id)
     if doc is None:
         raise DocumentNotFound(doc_id)
     remove(doc_id, settings)
     library.invalidate()
     source = Path(doc.source)
-    siblings = [d for d in library.store.documents() if d.source == doc.source]
+    siblings = [d for d in library.stored_documents() if d.source == doc.source]
     if siblings or not source.is_file():
         return  # a listing page still holds other items: keep the file
     write_entry(source.parent, source.name, None)
@@ -102,12 +102,12 @@ def reclassify(
 ) -> Document:
     """Change a document's catalogue fields (access, type, title, date) without re-embedding,
     and its catalogue row, so that the next `kb ingest` agrees."""
-    doc = library.document_map().get(doc_id)
+    doc = library.document_map(MEMBERS).get(doc_id)
     if doc is None:
         raise DocumentNotFound(doc_id)
     updated = doc.model_validate({**doc.model_dump(), **changes})
     with write_lock(settings.data_dir):
-        siblings = [d.doc_id for d in library.store.documents() if d.source == doc.source]
+        siblings = [d.doc_id for d in library.stored_documents() if d.source == doc.source]
         if siblings != [doc_id]:
             # One catalogue row covers every item of a listing page: it would undo the change.
             raise KBError(
@@ -119,6 +119,5 @@ def reclassify(
             folder, rel = catalogue_for(source)
             row = current_values(folder, rel)
             write_entry(folder, rel, {**row, **{k: str(v) for k, v in changes.items()}})
-        library.store.update_metadata(updated)
-        library.invalidate()
+        library.update_document(updated)
     return updated

@@ -29,7 +29,6 @@ from kb.errors import IndexBusy
 from kb.files import file_sha256
 from kb.library import Library
 from kb.settings import Settings
-from kb.text import index_text
 from kb.types import Chunk, Document, ParsedDocument
 
 _POOL_MIN_FILES = 4
@@ -110,11 +109,10 @@ class _Run:
     def __init__(self, library: Library, report: IngestReport, reindex: bool = False) -> None:
         self.library = library
         self.reindex = reindex
-        self.store = library.store
         self.report = report
         self.stats = CleanStats()
         self.by_source: dict[str, list[Document]] = {}
-        for doc in self.store.documents():
+        for doc in library.stored_documents():
             self.by_source.setdefault(doc.source, []).append(doc)
         self.known = {d.doc_id: d for docs in self.by_source.values() for d in docs}
         self.catalogues: dict[Path, Catalogue] = {}
@@ -165,14 +163,12 @@ class _Run:
             (self.report.updated if owner else self.report.added).append(doc.doc_id)
         for old in self.by_source.get(source, []):
             if old.doc_id not in produced:
-                self.store.delete_document(old.doc_id)
+                self.library.remove_document(old.doc_id)
                 self.report.removed.append(old.doc_id)
 
     def _write_document(self, parsed: ParsedDocument, chunks: list[Chunk]) -> None:
         doc = parsed.document
-        texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
-        vectors = self.library.embedder.embed([*texts, doc.title])
-        self.store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
+        self.library.add_document(parsed, chunks)
         self.known[doc.doc_id] = doc
         self.report.pages += doc.pages or len(parsed.pages)
         self.report.chunks += len(chunks)
@@ -193,7 +189,7 @@ class _Run:
                 wanted.update(title=None, date=None)  # items keep their own title and date
             changes = {k: v for k, v in wanted.items() if v is not None and getattr(doc, k) != v}
             if changes:
-                self.store.update_metadata(doc.model_copy(update=changes))
+                self.library.update_document(doc.model_copy(update=changes))
                 self.report.updated.append(doc.doc_id)
 
 
@@ -222,8 +218,7 @@ def prepare_all(tasks: list[FileTask], settings: Settings) -> Iterator[PreparedF
 
 def recover(library: Library, report: IngestReport) -> None:
     """Clear documents a crashed run left half-written; this run writes them again."""
-    for doc_id in library.store.pending_documents():
-        library.store.delete_document(doc_id)
+    for doc_id in library.clear_unfinished():
         report.warnings.append(f"{doc_id}: cleared an unfinished write from an interrupted run")
 
 
@@ -235,7 +230,7 @@ def prune(ingest: _Run, paths: Sequence[Path], files: list[tuple[Path, Path]]) -
         if source in present or not any(Path(source).is_relative_to(f) for f in folders):
             continue
         for doc in docs:
-            ingest.store.delete_document(doc.doc_id)
+            ingest.library.remove_document(doc.doc_id)
             ingest.report.removed.append(doc.doc_id)
 
 
@@ -243,14 +238,14 @@ def remove(target: str, settings: Settings) -> list[str]:
     """Remove one document by id, or every document that came from a file path."""
     with write_lock(settings.data_dir):
         library = Library(settings)
-        docs = library.store.documents()
+        docs = library.stored_documents()
         doomed = [d.doc_id for d in docs if d.doc_id == target]
         if not doomed:
             source = str(Path(target).resolve())
             doomed = [d.doc_id for d in docs if d.source == source]
         for doc_id in doomed:
-            library.store.delete_document(doc_id)
-        library.snapshot()  # built now, by the writer, for the readers to load
+            library.remove_document(doc_id)
+        library.prepare_readers()  # the snapshot built now, by the writer, for the readers
     return doomed
 
 
@@ -303,7 +298,7 @@ def run(
         bar.close()
         if prune_missing:
             prune(ingest, paths, files)
-        library.snapshot()  # built now, by the writer, for the readers to load
+        library.prepare_readers()  # the snapshot built now, by the writer, for the readers
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,
         "header_footer_lines": ingest.stats.header_footer_lines,

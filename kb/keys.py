@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from kb.errors import KBError
-from kb.types import Access
+from kb.types import EVERYONE, MEMBERS, Access
 
 KEY_PREFIX = "kb_"
 
@@ -36,7 +36,7 @@ class Role(StrEnum):
     @property
     def access(self) -> tuple[Access, ...]:
         """The access levels this role may read."""
-        return (Access.public,) if self is Role.anonymous else (Access.public, Access.members)
+        return EVERYONE if self is Role.anonymous else MEMBERS
 
     @property
     def may_edit(self) -> bool:

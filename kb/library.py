@@ -1,8 +1,10 @@
-"""The library: one object holding the embedder, the store and the BM25 index for a process.
+"""The library as this process sees it: the store, the keyword index and vectors (the
+snapshot), the embedder and the committed documents, kept in step with the store.
 
-Front-ends open one `Library` with their settings and call its plain methods. It notices
-changes made by other processes (an ingest while the server runs) through the store's
-generation counter, checked at most once a second.
+It is the one core object: search (kb/search.py) and answers (kb/answer.py) are functions
+of it; ingest and the front-ends go through its named methods and never touch the store.
+Changes made by other processes (an ingest while the server runs) are noticed through the
+store's generation counter, checked at most once a second.
 """
 
 from __future__ import annotations
@@ -10,21 +12,29 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
 
 from kb import snapshot as snapshots
-from kb.answer import answer_question
 from kb.embedder import Embedder, load_embedder
-from kb.errors import DocumentNotFound, EmptyIndex
-from kb.search import hybrid_search
+from kb.errors import DocumentNotFound
 from kb.settings import Settings
 from kb.store import Store
-from kb.types import Access, Answer, Document, Hit, Page, SearchFilters
+from kb.text import index_text
+from kb.types import (
+    EVERYONE,
+    Access,
+    Chunk,
+    Document,
+    Hit,
+    IndexedChunk,
+    Page,
+    ParsedDocument,
+    SearchFilters,
+)
 
-EVERYONE = (Access.public,)
-MEMBERS = (Access.public, Access.members)
 _REFRESH_SECONDS = 1.0
 _EPOCH = dt.date(1, 1, 1)
 
@@ -35,35 +45,30 @@ class Library:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._generation = -1
-        self._snapshot: snapshots.Snapshot | None = None
         self._documents: dict[str, Document] = {}
+        self._snapshot: snapshots.Snapshot | None = None
+
+    @cached_property
+    def _store(self) -> Store:
+        return Store(self.settings)
 
     @cached_property
     def embedder(self) -> Embedder:
         return load_embedder(self.settings.embedder)
 
-    @cached_property
-    def store(self) -> Store:
-        return Store(self.settings)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        vector: np.ndarray = self.embedder.embed([text])[0]
-        return vector
+    # -- keeping in step with the store --------------------------------------------------
 
     def _refresh(self) -> None:
-        """Reload the document list and BM25 index when another process changed the store."""
+        """Reload the document list when another process changed the store (the snapshot
+        follows lazily: a process that only lists documents never builds it)."""
         now = time.monotonic()
-        if now - self._checked < _REFRESH_SECONDS and self._snapshot is not None:
+        if now - self._checked < _REFRESH_SECONDS and self._generation >= 0:
             return
         with self._lock:
             self._checked = now
-            generation = self.store.generation()
-            if generation != self._generation or self._snapshot is None:
-                self._documents = {d.doc_id: d for d in self.store.documents()}
-                retrieval = self.settings.retrieval
-                self._snapshot = snapshots.load_or_build(
-                    self.store, self.settings.data_dir, (retrieval.bm25_k1, retrieval.bm25_b)
-                )
+            generation = self._store.generation()
+            if generation != self._generation:
+                self._documents = {d.doc_id: d for d in self._store.documents()}
                 self._generation = generation
 
     def invalidate(self) -> None:
@@ -71,60 +76,115 @@ class Library:
         self._checked = 0.0
 
     def snapshot(self) -> snapshots.Snapshot:
+        """The keyword index and vectors of the current generation."""
         self._refresh()
-        assert self._snapshot is not None
-        return self._snapshot
+        with self._lock:
+            if self._snapshot is None or self._snapshot.generation != self._generation:
+                retrieval = self.settings.retrieval
+                self._snapshot = snapshots.load_or_build(
+                    self._store, self.settings.data_dir, (retrieval.bm25_k1, retrieval.bm25_b)
+                )
+            return self._snapshot
 
-    def document_map(self) -> dict[str, Document]:
+    def document_map(self, access: Sequence[Access] = EVERYONE) -> dict[str, Document]:
+        """The committed documents the caller may see, by id."""
         self._refresh()
-        return self._documents
+        return {k: d for k, d in self._documents.items() if d.access in access}
 
-    # -- what the front-ends call --------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------
 
     def documents(
-        self, access: tuple[Access, ...] = EVERYONE, filters: SearchFilters | None = None
+        self, access: Sequence[Access] = EVERYONE, filters: SearchFilters | None = None
     ) -> list[Document]:
-        """The documents the caller may see, newest first."""
+        """The documents the caller may see (and the filters keep), newest first."""
         if filters is None or filters.empty:
-            docs = list(self.document_map().values())
+            docs = list(self.document_map(access).values())
         else:
-            docs = self.store.documents(filters)
-        docs = [d for d in docs if d.access in access]
+            docs = [d for d in self._store.documents(filters) if d.access in access]
         return sorted(
             docs, key=lambda d: (d.date is None, -(d.date or _EPOCH).toordinal(), d.title)
         )
 
-    def document(self, doc_id: str, access: tuple[Access, ...] = EVERYONE) -> Document:
-        doc = self.document_map().get(doc_id)
-        # A document the caller may not see does not exist for them.
-        if doc is None or doc.access not in access:
+    def document(self, doc_id: str, access: Sequence[Access] = EVERYONE) -> Document:
+        """One document; one the caller may not see does not exist for them."""
+        doc = self.document_map(access).get(doc_id)
+        if doc is None:
             raise DocumentNotFound(doc_id)
         return doc
 
-    def pages(self, doc_id: str, access: tuple[Access, ...] = EVERYONE) -> list[Page]:
+    def pages(self, doc_id: str, access: Sequence[Access] = EVERYONE) -> list[Page]:
+        """A document's cleaned page texts, as stored at ingest (what quotes are checked
+        against)."""
         self.document(doc_id, access)
-        return self.store.pages(doc_id)
+        return self._store.pages(doc_id)
 
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        filters: SearchFilters | None = None,
-        access: tuple[Access, ...] = EVERYONE,
-    ) -> list[Hit]:
-        if not self.document_map():
-            raise EmptyIndex()
-        return hybrid_search(
-            self, query, k or self.settings.retrieval.k, filters or SearchFilters(), access
-        )
+    def chunk_count(self, access: Sequence[Access] = EVERYONE) -> int:
+        return self._store.chunk_count(access)
 
-    def answer(
-        self,
-        question: str,
-        filters: SearchFilters | None = None,
-        access: tuple[Access, ...] = EVERYONE,
-        passages: int | None = None,
-    ) -> Answer:
-        if not self.document_map():
-            raise EmptyIndex()
-        return answer_question(self, question, filters or SearchFilters(), access, passages)
+    def chunks(self) -> list[IndexedChunk]:
+        """Every stored chunk (for benchmarks and consistency checks)."""
+        return list(self._store.iter_chunks())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for texts (one model call per batch)."""
+        return self.embedder.embed(list(texts))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self.embedder.embed([text])[0]
+        return vector
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
+    ) -> list[tuple[IndexedChunk, float]]:
+        """The k chunks nearest a query vector among those the caller may see."""
+        if filters.empty:  # the common query: HNSW over the allowed collections
+            return self._store.dense_search(vector, k, filters, access)
+        # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
+        return self.snapshot().dense_search(vector, k, filters, access)
+
+    def visible(self, hits: list[Hit], access: Sequence[Access]) -> list[Hit]:
+        """Hits of committed documents the caller may still see (a document whose access
+        changed a moment ago drops out even before the snapshot follows)."""
+        documents = self.document_map(access)
+        return [h for h in hits if h.citation.doc_id in documents]
+
+    # -- writing (ingest holds the write lock) -------------------------------------------
+
+    def stored_documents(self) -> list[Document]:
+        """Every committed document, read from the store now (what an ingest compares with)."""
+        return self._store.documents()
+
+    def add_document(self, parsed: ParsedDocument, chunks: Sequence[Chunk]) -> None:
+        """Embed a document's chunks (with its title, section and acronyms) and its title,
+        and write it whole, replacing the document with the same id."""
+        doc = parsed.document
+        texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
+        vectors = self.embed([*texts, doc.title])
+        self._store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
+        self.invalidate()
+
+    def update_document(self, doc: Document) -> None:
+        """Change a document's catalogue fields without re-embedding it."""
+        self._store.update_metadata(doc)
+        self.invalidate()
+
+    def remove_document(self, doc_id: str) -> None:
+        self._store.delete_document(doc_id)
+        self.invalidate()
+
+    def clear_unfinished(self) -> list[str]:
+        """Remove documents a crashed write left half-done; returns their ids."""
+        unfinished = self._store.pending_documents()
+        for doc_id in unfinished:
+            self._store.delete_document(doc_id)
+        self.invalidate()
+        return unfinished
+
+    def generation(self) -> int:
+        """The store's change counter (another process's change shows here at once)."""
+        return self._store.generation()
+
+    def prepare_readers(self) -> None:
+        """Build the snapshot now, in the writer, so readers load it instead of building."""
+        self.invalidate()
+        self.snapshot()

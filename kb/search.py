@@ -1,24 +1,33 @@
-"""Hybrid retrieval: dense (embedder + Chroma) and BM25, fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (embedder + Chroma) and BM25, fused by weighted or reciprocal
+rank fusion.
 
 Both retrievers search only what the caller may see and what the filters keep; fusion,
-near-duplicate removal and citation building happen here, on our own types.
+near-duplicate removal and references happen here, on our own types. Links to the sources
+are the front-ends' business (ui/links.py): the core does not know the server's address.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kb.errors import EmptyIndex
+from kb.library import Library
+from kb.settings import RetrievalSettings
 from kb.snapshot import Snapshot
-from kb.store import StoredChunk
 from kb.text import shingles
-from kb.types import Access, Document, Hit, Reference, SearchFilters
-
-if TYPE_CHECKING:
-    from kb.library import Library
+from kb.types import (
+    EVERYONE,
+    Access,
+    Chunk,
+    Document,
+    Hit,
+    IndexedChunk,
+    Reference,
+    SearchFilters,
+)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -50,8 +59,8 @@ def complete_scores(
     snapshot: Snapshot,
     vector: np.ndarray,
     bm25: np.ndarray,
-    dense: list[tuple[StoredChunk, float]],
-    lexical: list[tuple[StoredChunk, float]],
+    dense: list[tuple[IndexedChunk, float]],
+    lexical: list[tuple[IndexedChunk, float]],
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Both retrievers' scores for every candidate either one found. A passage BM25 ranks
     first but the embedder ranks 60th is not absent from the dense run, only lower; scoring
@@ -88,62 +97,33 @@ def drop_near_duplicates(
     return kept
 
 
-def file_url(base_url: str, doc_id: str, page: int | None) -> str:
-    """The library's copy of the source, opened at the page where there is one."""
-    url = f"{base_url.rstrip('/')}/api/documents/{doc_id}/file"
-    return f"{url}#page={page}" if page else url
-
-
-def reference(doc: Document, page: int | None, base_url: str) -> Reference:
+def reference(doc: Document, chunk: Chunk) -> Reference:
     return Reference(
         doc_id=doc.doc_id,
         title=doc.title,
         doc_type=doc.doc_type,
         date=doc.date,
-        page=page,
+        page=chunk.page,
+        page_label=chunk.page_label,
         source=Path(doc.source).name,  # the file's name; its location stays on the server
-        url=file_url(base_url, doc.doc_id, page),
     )
 
 
-def _dense(
-    library: Library, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
-) -> list[tuple[StoredChunk, float]]:
-    if filters.empty:  # the common query: HNSW over the allowed collections
-        return library.store.dense_search(vector, k, filters, access)
-    # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
-    return library.snapshot().dense_search(vector, k, filters, access)
-
-
-def hybrid_search(
+def _retrieve(
     library: Library,
     query: str,
-    k: int,
+    pool: int,
     filters: SearchFilters,
     access: tuple[Access, ...],
-) -> list[Hit]:
-    """The k best passages for a query, fused from dense and BM25 retrieval."""
-    settings = library.settings.retrieval
+    settings: RetrievalSettings,
+) -> tuple[dict[str, float], dict[str, float | None], dict[str, IndexedChunk]]:
+    """Fused scores, dense similarities and chunks of the candidates."""
     vector = library.embed_query(query)
     snapshot = library.snapshot()
-    # Room for near-duplicates to be dropped and still return k passages when k exist.
-    pool = max(settings.candidates, 2 * k)
     mode = settings.mode
-    dense: list[tuple[StoredChunk, float]] = []
-    lexical: list[tuple[StoredChunk, float]] = []
+    dense = library.dense_search(vector, pool, filters, access) if mode != "bm25" else []
     bm25 = snapshot.bm25(query) if mode != "dense" else None
-    if mode != "bm25":
-        dense = _dense(library, vector, pool, filters, access)
-        if settings.feedback_passages and dense:
-            # Rocchio: move the query towards its best passages, then search again.
-            top = [c.chunk.chunk_id for c, _ in dense[: settings.feedback_passages]]
-            centroid = snapshot.mean_vector(top)
-            if centroid is not None:
-                moved = vector + settings.feedback_weight * centroid
-                vector = moved / np.linalg.norm(moved)  # every dense score against this one
-                dense = _dense(library, vector, pool, filters, access)
-    if bm25 is not None:
-        lexical = snapshot.search(bm25, pool, filters, access)
+    lexical = snapshot.search(bm25, pool, filters, access) if bm25 is not None else []
     similarity: dict[str, float | None] = {c.chunk.chunk_id: s for c, s in dense}
     if mode != "hybrid" or bm25 is None:  # one retriever: its own scores, nothing to fuse
         fused = {c.chunk.chunk_id: s for c, s in dense or lexical}
@@ -158,32 +138,65 @@ def hybrid_search(
             [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
             settings.rrf_k,
         )
-    by_id: dict[str, StoredChunk] = {c.chunk.chunk_id: c for c, _ in lexical}
-    by_id.update({c.chunk.chunk_id: c for c, _ in dense})
-    documents = library.document_map()
+    chunks = {c.chunk.chunk_id: c for c, _ in lexical}
+    chunks.update({c.chunk.chunk_id: c for c, _ in dense})
+    for cid in chunks.keys() - similarity.keys():  # found by BM25 alone (the gate needs it)
+        similarity[cid] = snapshot.similarity(cid, vector)
+    return fused, similarity, chunks
+
+
+def search(
+    library: Library,
+    query: str,
+    settings: RetrievalSettings,
+    k: int | None = None,
+    filters: SearchFilters | None = None,
+    access: tuple[Access, ...] = EVERYONE,
+) -> list[Hit]:
+    """The k best passages for a query among those the caller may see, fused from dense and
+    BM25 retrieval.
+
+    Args:
+        library: the library as this process sees it.
+        query: the words to search for.
+        settings: how to retrieve and fuse (the settings' `retrieval` group).
+        k: passages to return (default: the settings').
+        filters: catalogue filters (type, date range, language).
+        access: the access levels the caller may read.
+
+    Returns:
+        Hits, best first, each with its passage, offsets and reference.
+    """
+    documents = library.document_map(access)
+    if not documents:
+        raise EmptyIndex()
+    k = k or settings.k
+    # Room for near-duplicates to be dropped and still return k passages when k exist.
+    pool = max(settings.candidates, 2 * k)
+    fused, similarity, chunks = _retrieve(
+        library, query, pool, filters or SearchFilters(), access, settings
+    )
+    # Committed documents only, and (defence in depth: the retrievers already searched only
+    # what the caller may see) never one whose access changed a moment ago.
     ranked = [
         cid
         for cid in sorted(fused, key=fused.__getitem__, reverse=True)
-        # Committed documents only, and (defence in depth: the retrievers already searched only
-        # what the caller may see) never one whose access changed a moment ago.
-        if (doc := documents.get(by_id[cid].chunk.doc_id)) is not None and doc.access in access
+        if chunks[cid].chunk.doc_id in documents
     ]
     keep = drop_near_duplicates(
-        [by_id[cid].chunk.text for cid in ranked], settings.duplicate_similarity, limit=k
+        [chunks[cid].chunk.text for cid in ranked], settings.duplicate_similarity, limit=k
     )
-    top = [ranked[i] for i in keep][:k]
-    for cid in top:
-        if cid not in similarity:  # found by BM25 alone
-            similarity[cid] = snapshot.similarity(cid, vector)
     hits = []
-    for cid in top:
-        chunk = by_id[cid].chunk
+    for cid in (ranked[i] for i in keep[:k]):
+        chunk = chunks[cid].chunk
         hits.append(
             Hit(
                 text=chunk.text,
                 score=round(fused[cid], 6),
-                citation=reference(documents[chunk.doc_id], chunk.page, library.settings.base_url),
+                citation=reference(documents[chunk.doc_id], chunk),
                 chunk_id=cid,
+                start=chunk.start,
+                end=chunk.end,
                 section=chunk.section,
                 aliases=chunk.aliases,
                 similarity=similarity.get(cid),

@@ -12,6 +12,7 @@ chunks it takes ~5 ms, where Chroma's HNSW with a `where` filter takes 73-227 ms
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import pickle
 import re
@@ -21,24 +22,29 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 from bm25s.tokenization import Tokenizer
 
-from kb.store import Store, StoredChunk, date_number
-from kb.text import index_text
-from kb.types import Access, SearchFilters
+from kb.store import Store
+from kb.text import STOP_WORDS, WORD_PATTERN, index_text, stem
+from kb.types import Access, IndexedChunk, SearchFilters
 
 
 def _tokenizer() -> Tokenizer:
-    return Tokenizer(stopwords="en", stemmer=Stemmer.Stemmer("english"))
+    """bm25s's tokenizer with our normaliser's word pattern, stop words and stemmer, so BM25
+    and the evidence gate (kb.text.terms) see the same words."""
+    return Tokenizer(splitter=WORD_PATTERN, stopwords=sorted(STOP_WORDS), stemmer=stem)
+
+
+def _day(value: dt.date | None) -> int:
+    """A date as a day number for the masks (0: undated)."""
+    return value.toordinal() if value else 0
 
 
 class Snapshot:
     def __init__(
         self,
         generation: int,
-        chunks: list[StoredChunk],
+        chunks: list[IndexedChunk],
         vectors: np.ndarray,
         bm25: tuple[float, float] = (0.9, 0.4),
     ) -> None:
@@ -57,7 +63,7 @@ class Snapshot:
             self._bm25.index(ids, show_progress=False)
         self._access = np.array([c.access.value for c in chunks], dtype=object)
         self._doc_type = np.array([c.doc_type.value for c in chunks], dtype=object)
-        self._date = np.array([c.date for c in chunks], dtype=np.int64)
+        self._date = np.array([_day(c.date) for c in chunks], dtype=np.int64)
         self._language = np.array([c.language for c in chunks], dtype=object)
 
     def __getstate__(self) -> dict[str, object]:
@@ -66,7 +72,9 @@ class Snapshot:
         tokenizer = state["_tokenizer"]
         state["_tokenizer"] = None
         state["_vocab"] = {
-            k: v for k, v in vars(tokenizer).items() if k not in ("stemmer", "stemmer_fn")
+            k: v
+            for k, v in vars(tokenizer).items()
+            if k not in ("stemmer", "stemmer_fn", "splitter")
         }
         return state
 
@@ -76,16 +84,18 @@ class Snapshot:
         self._tokenizer = _tokenizer()
         vars(self._tokenizer).update(vocab)
 
-    def _mask(self, filters: SearchFilters, access: tuple[Access, ...]) -> np.ndarray:
+    def mask(self, filters: SearchFilters, access: tuple[Access, ...]) -> np.ndarray:
+        """The chunks the caller may see and the filters keep (the same rule as the store's
+        `filter_clause`; tests/test_snapshot.py holds them equal)."""
         mask = np.isin(self._access, [a.value for a in access])
         if filters.doc_types:
             mask &= np.isin(self._doc_type, [t.value for t in filters.doc_types])
         if filters.languages:
             mask &= np.isin(self._language, list(filters.languages))
         if filters.date_from:
-            mask &= self._date >= date_number(filters.date_from)
+            mask &= self._date >= _day(filters.date_from)
         if filters.date_to:
-            mask &= (self._date <= date_number(filters.date_to)) & (self._date > 0)
+            mask &= (self._date <= _day(filters.date_to)) & (self._date > 0)
         return mask
 
     def similarity(self, chunk_id: str, vector: np.ndarray) -> float | None:
@@ -95,13 +105,13 @@ class Snapshot:
     def rarity(self, word: str, access: tuple[Access, ...]) -> float:
         """Inverse document frequency of a word among the chunks the caller may see (their
         own share of the library: a members-only text does not change an anonymous answer)."""
-        mask = self._mask(SearchFilters(), access)
+        mask = self.mask(SearchFilters(), access)
         visible = int(mask.sum())
         rarest = 0.0
         # Each piece on its own ("COVID-19" is "covid" and "19"): the rarest one counts, and
         # one the index has never seen (no id) is as rare as can be.
         for piece in re.findall(r"\w\w+", word.lower()):
-            if piece in STOPWORDS_EN:
+            if piece in STOP_WORDS:
                 continue
             ids = self._tokenizer.tokenize(
                 [piece], update_vocab=False, return_as="ids", show_progress=False
@@ -130,17 +140,13 @@ class Snapshot:
         """Per-chunk values of a score array, for the chunks of this snapshot."""
         return {c: float(scores[self._row[c]]) for c in chunk_ids if c in self._row}
 
-    def mean_vector(self, chunk_ids: list[str]) -> np.ndarray | None:
-        rows = [self._row[c] for c in chunk_ids if c in self._row]
-        return self.vectors[rows].mean(axis=0) if rows else None
-
     def dense_search(
         self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
-    ) -> list[tuple[StoredChunk, float]]:
+    ) -> list[tuple[IndexedChunk, float]]:
         """Exact nearest chunks among those the caller may see and the filters keep."""
         if not self.chunks:
             return []
-        mask = self._mask(filters, access)
+        mask = self.mask(filters, access)
         scores = np.where(mask, self.vectors @ vector, -np.inf)
         k = min(k, int(mask.sum()))
         if k == 0:
@@ -151,12 +157,12 @@ class Snapshot:
 
     def search(
         self, scores: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
-    ) -> list[tuple[StoredChunk, float]]:
+    ) -> list[tuple[IndexedChunk, float]]:
         """Top chunks by BM25 (`scores`, from `bm25`) among those the caller may see and the
         filters keep; chunks without any query word are not hits."""
         if not self.chunks:
             return []
-        masked = np.where(self._mask(filters, access), scores, 0.0)
+        masked = np.where(self.mask(filters, access), scores, 0.0)
         k = min(k, int(np.count_nonzero(masked > 0)))
         if k == 0:
             return []
@@ -175,7 +181,14 @@ class Snapshot:
             pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             tmp.rename(folder)
-        except OSError:  # already saved by another builder
+        except OSError:  # saved already: by another builder (keep theirs) or damaged (replace)
+            if Snapshot.load(folder) is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                try:
+                    tmp.rename(folder)
+                    return
+                except OSError:
+                    pass
             shutil.rmtree(tmp, ignore_errors=True)
 
     @staticmethod
@@ -188,9 +201,10 @@ class Snapshot:
         return index if isinstance(index, Snapshot) else None
 
 
-# Bumped when what a snapshot pickles changes shape (v2: chunks carry acronym aliases), so
-# a new release never unpickles an old release's objects.
-_FORMAT = 2
+# Bumped when what a snapshot pickles changes shape (v2: chunks carry acronym aliases; v3:
+# one normaliser for BM25 and the gate, dates as dt.date), so a new release never unpickles
+# an old release's objects.
+_FORMAT = 3
 
 
 def _folder(data_dir: Path, generation: int, bm25: tuple[float, float]) -> Path:

@@ -18,34 +18,35 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from kb.settings import Settings
-from kb.types import Access, Chunk, DocType, Document, Heading, Page, ParsedDocument, SearchFilters
+from kb.types import (
+    Access,
+    Chunk,
+    DocType,
+    Document,
+    Heading,
+    IndexedChunk,
+    Page,
+    ParsedDocument,
+    SearchFilters,
+)
 
 _READY = "ready"
 _PENDING = "pending"
 _ALIAS_SEPARATOR = " | "  # Chroma metadata holds strings, not lists
 
 
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk as read back from the store, with the fields search needs to filter and cite."""
-
-    chunk: Chunk
-    access: Access
-    doc_type: DocType
-    date: int  # YYYYMMDD, 0 when undated
-    language: str
-    title: str
-
-
 def date_number(value: dt.date | None) -> int:
-    """A date as YYYYMMDD: Chroma compares numbers, not strings."""
+    """A date as YYYYMMDD: Chroma compares numbers, not strings. It stays in this module."""
     return value.year * 10000 + value.month * 100 + value.day if value else 0
+
+
+def _date_of(number: int) -> dt.date | None:
+    return dt.date(number // 10000, number // 100 % 100, number % 100) if number else None
 
 
 def _drop_none(meta: dict[str, Any]) -> dict[str, Any]:
@@ -80,12 +81,10 @@ def _document_metadata(doc: Document, status: str) -> dict[str, Any]:
 
 def _document_from_metadata(meta: dict[str, Any]) -> Document:
     fields = {k: v for k, v in meta.items() if k in Document.model_fields}
-    number = int(fields.pop("date", 0) or 0)
-    date = dt.date(number // 10000, number // 100 % 100, number % 100) if number else None
-    return Document(date=date, **fields)
+    return Document(date=_date_of(int(fields.pop("date", 0) or 0)), **fields)
 
 
-def _stored_chunk(chunk_id: str, text: str, meta: dict[str, Any], access: Access) -> StoredChunk:
+def _indexed_chunk(chunk_id: str, text: str, meta: dict[str, Any], access: Access) -> IndexedChunk:
     chunk = Chunk(
         chunk_id=chunk_id,
         doc_id=meta["doc_id"],
@@ -97,11 +96,11 @@ def _stored_chunk(chunk_id: str, text: str, meta: dict[str, Any], access: Access
         section=meta.get("section"),
         aliases=tuple(a for a in meta.get("aliases", "").split(_ALIAS_SEPARATOR) if a),
     )
-    return StoredChunk(
+    return IndexedChunk(
         chunk=chunk,
         access=access,
         doc_type=DocType(meta.get("doc_type", "other")),
-        date=int(meta.get("date", 0)),
+        date=_date_of(int(meta.get("date", 0))),
         language=meta.get("language", ""),
         title=meta.get("title", ""),
     )
@@ -209,21 +208,22 @@ class Store:
             for p in json.loads(texts[0])
         ]
 
-    def chunk_count(self) -> int:
-        return sum(c.count() for c in self._chunks.values())
+    def chunk_count(self, access: Sequence[Access] = tuple(Access)) -> int:
+        """Stored chunks at these access levels."""
+        return sum(self._chunks[level].count() for level in access)
 
-    def iter_chunks(self) -> Iterator[StoredChunk]:
+    def iter_chunks(self) -> Iterator[IndexedChunk]:
         """Every stored chunk, page by page."""
         for chunk, _ in self._iter_chunks(with_vectors=False):
             yield chunk
 
-    def iter_chunks_with_vectors(self) -> Iterator[tuple[StoredChunk, np.ndarray]]:
+    def iter_chunks_with_vectors(self) -> Iterator[tuple[IndexedChunk, np.ndarray]]:
         """Every stored chunk with its vector (for building the in-memory snapshot)."""
         for chunk, vector in self._iter_chunks(with_vectors=True):
             assert vector is not None
             yield chunk, vector
 
-    def _iter_chunks(self, with_vectors: bool) -> Iterator[tuple[StoredChunk, np.ndarray | None]]:
+    def _iter_chunks(self, with_vectors: bool) -> Iterator[tuple[IndexedChunk, np.ndarray | None]]:
         include: Any = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
         for access, collection in self._chunks.items():
             for offset in range(0, collection.count(), self._batch):
@@ -233,7 +233,7 @@ class Store:
                     zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
                 ):
                     vector = None if vectors is None else np.asarray(vectors[i], dtype=np.float32)
-                    yield _stored_chunk(cid, text or "", dict(meta), access), vector
+                    yield _indexed_chunk(cid, text or "", dict(meta), access), vector
 
     def dense_search(
         self,
@@ -241,10 +241,10 @@ class Store:
         k: int,
         filters: SearchFilters,
         access: Sequence[Access],
-    ) -> list[tuple[StoredChunk, float]]:
+    ) -> list[tuple[IndexedChunk, float]]:
         """Nearest chunks by cosine similarity, searched only in the allowed collections."""
         where = filter_clause(filters)
-        found: list[tuple[StoredChunk, float]] = []
+        found: list[tuple[IndexedChunk, float]] = []
         for level in access:
             collection = self._chunks[level]
             n = min(k, collection.count())
@@ -263,7 +263,7 @@ class Store:
                 (got["distances"] or [[]])[0],
                 strict=True,
             ):
-                found.append((_stored_chunk(cid, text or "", dict(meta), level), 1.0 - dist))
+                found.append((_indexed_chunk(cid, text or "", dict(meta), level), 1.0 - dist))
         found.sort(key=lambda pair: pair[1], reverse=True)
         return found[:k]
 

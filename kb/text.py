@@ -1,10 +1,19 @@
-"""Small text helpers shared by indexing, search and answers."""
+"""Small text helpers shared by indexing, search and answers, and the one normaliser that
+says what a searchable word is: BM25 (kb/snapshot.py) and the evidence gate (kb/gate.py)
+both use `WORD_PATTERN`, `STOP_WORDS` and `stem`, so they agree on a question's content
+words."""
 
 from __future__ import annotations
 
 import re
+from functools import cache
+
+import Stemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Words of two letters or more: what BM25 indexes and what the gate counts.
+WORD_PATTERN = r"(?u)\b\w\w+\b"
+_TERM = re.compile(WORD_PATTERN)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"”’)\]]?\s+(?=[\"“‘(\[]?[A-Z0-9•])")
 
 # English stop words and question words: they say nothing about what a passage must contain.
@@ -21,6 +30,22 @@ STOP_WORDS = frozenset(
 )
 
 
+@cache
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    """The English (Snowball) stem of a lower-case word."""
+    stemmed: str = _stemmer().stemWord(word)
+    return stemmed
+
+
+def terms(text: str) -> list[str]:
+    """The stemmed content words of a text, in order: what BM25 indexes and matches."""
+    return [stem(w) for w in _TERM.findall(text.lower()) if w not in STOP_WORDS]
+
+
 def index_text(title: str, section: str | None, text: str, aliases: tuple[str, ...] = ()) -> str:
     """What the retrievers see for a chunk: its title and section heading, the text, and the
     long forms of the acronyms it uses (see kb/acronyms.py)."""
@@ -31,11 +56,6 @@ def index_text(title: str, section: str | None, text: str, aliases: tuple[str, .
 
 def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased words that carry meaning (no stop words, no one-letter words)."""
-    return [w for w in words(text) if w not in STOP_WORDS and len(w) > 1]
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -6,9 +6,10 @@ chromadb and llama-index objects never leave kb/store.py; everything else speaks
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class DocType(StrEnum):
@@ -26,6 +27,12 @@ class DocType(StrEnum):
 class Access(StrEnum):
     public = "public"
     members = "members"
+
+
+EVERYONE = (Access.public,)
+"""What an anonymous caller may read."""
+MEMBERS = (Access.public, Access.members)
+"""What members, staff and admins may read."""
 
 
 class _Frozen(BaseModel):
@@ -86,11 +93,55 @@ class Chunk(_Frozen):
     )
 
 
+@dataclass(frozen=True)
+class IndexedChunk:
+    """A stored chunk with the catalogue fields search filters and cites by."""
+
+    chunk: Chunk
+    access: Access
+    doc_type: DocType
+    date: dt.date | None
+    language: str
+    title: str
+
+
 class SearchFilters(_Frozen):
-    doc_types: tuple[DocType, ...] = ()
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    languages: tuple[str, ...] = ()
+    """Catalogue filters for search and answers. Each front-end parses its own input into
+    this one type; the rules (known types, date order) live here and nowhere else."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    doc_types: tuple[DocType, ...] = Field(
+        (),
+        validation_alias=AliasChoices("doc_type", "doc_types"),
+        serialization_alias="doc_type",
+        description="Only these document types.",
+    )
+    date_from: dt.date | None = Field(None, description="Dated on or after (YYYY-MM-DD).")
+    date_to: dt.date | None = Field(None, description="Dated on or before (YYYY-MM-DD).")
+    languages: tuple[str, ...] = Field(
+        (),
+        validation_alias=AliasChoices("language", "languages"),
+        serialization_alias="language",
+        description="Only these languages (ISO 639-1 codes such as en, de, fr).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_empty(cls, values: object) -> object:
+        """JSON clients send `null` for "no filter"."""
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if v is not None}
+        return values
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> SearchFilters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        for language in self.languages:
+            if not 2 <= len(language) <= 8:
+                raise ValueError(f"'{language[:20]}' is not a language code such as en or de")
+        return self
 
     @property
     def empty(self) -> bool:
@@ -98,20 +149,23 @@ class SearchFilters(_Frozen):
 
 
 class Reference(_Frozen):
-    """Where a passage comes from: enough to find and open it."""
+    """Where a passage comes from: enough to find it. Front-ends turn it into a link."""
 
     doc_id: str
     title: str
     doc_type: DocType
     date: dt.date | None
-    page: int | None
-    source: str
-    url: str
+    page: int | None = Field(None, description="1-based physical page (None without pages).")
+    page_label: str | None = Field(None, description="The page number printed on the page.")
+    source: str = Field(description="The file's name (its location stays on the server).")
 
 
 class Citation(Reference):
     n: int = Field(description="The marker [n] used in the answer text.")
     quote: str = Field(description="Exact text from the source page.")
+    chunk_id: str = Field(description="The passage the quote was taken from.")
+    start: int = Field(description="Offset of the quote in the page text.")
+    end: int = Field(description="End offset of the quote in the page text.")
 
 
 class Hit(_Frozen):
@@ -119,6 +173,8 @@ class Hit(_Frozen):
     score: float
     citation: Reference
     chunk_id: str
+    start: int = Field(0, description="Offset of the passage in the page text.")
+    end: int = Field(0, description="End offset of the passage in the page text.")
     section: str | None = None
     aliases: tuple[str, ...] = Field(
         (), description="Long forms of acronyms the passage uses; searched, never quoted."

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from ingest.evaluation import normalise
 from kb.metrics import mrr_at, ndcg_at, recall_at
+from ui.evaluation import normalise
 
 
 def test_ndcg_follows_its_definition() -> None:

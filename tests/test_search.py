@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from kb.search import drop_near_duplicates, file_url, reciprocal_rank_fusion
+from kb.search import drop_near_duplicates, reciprocal_rank_fusion
 from kb.store import filter_clause
 from kb.types import DocType, SearchFilters
 
@@ -26,11 +26,6 @@ def test_near_duplicate_passages_are_returned_once() -> None:
         base + " Indeed.",
     ]
     assert drop_near_duplicates(texts, 0.8) == [0, 1]
-
-
-def test_citation_links_open_the_library_copy_at_the_page() -> None:
-    assert file_url("http://h:8000/", "doc-1", 5) == "http://h:8000/api/documents/doc-1/file#page=5"
-    assert file_url("http://h:8000", "doc-1", None) == "http://h:8000/api/documents/doc-1/file"
 
 
 def test_filters_become_one_store_clause() -> None:

@@ -1,23 +1,33 @@
 """The Gradio chat, mounted at /ui: ask (answers with their citations beside them), find
 sources (passages grouped by document), and the library's list. Every handler calls the same
-`Library` methods as the CLI and the API; errors reach the user as gr.Error messages."""
+core functions as the CLI and the API, parses its input with the same contracts, and errors
+reach the user as gr.Error messages."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import gradio as gr
 
+from kb.answer import answer as answer_question
 from kb.errors import KBError
 from kb.keys import Caller, InvalidKey, KeyStore, Role
 from kb.library import Library
-from kb.types import Answer, DocType, Hit, Reference, SearchFilters
+from kb.search import search
+from kb.settings import Settings
+from kb.types import Answer, DocType, Hit, Reference
+from ui.contracts import (
+    AskRequest,
+    SearchRequest,
+    ask_response,
+    filters_from,
+    parse,
+    reference_label,
+    search_response,
+)
+from ui.links import Links
 
-MAX_CHARS = 2000
 EXAMPLES = [
     "What did the pilot projects learn about engaging the private sector?",
     "Which prerequisites did the IOM list for skills mobility partnerships?",
@@ -29,37 +39,22 @@ CSS = """
 """
 
 
-Signer = Callable[[str], str] | None
+def _link(ref: Reference, links: Links) -> str:
+    return links.file(ref.doc_id, ref.page)
 
 
-def _link(ref: Reference, sign: Signer = None) -> str:
-    """A link relative to the server, so it works whichever address the page was opened at;
-    signed for a signed-in reader, whose browser sends no API key when following it."""
-    parts = urlsplit(ref.url)
-    query = f"?token={sign(ref.doc_id)}" if sign else ""
-    return parts.path + query + (f"#{parts.fragment}" if parts.fragment else "")
-
-
-def _label(ref: Reference) -> str:
-    bits = [ref.doc_type.value.replace("_", " ")]
-    if ref.date:
-        bits.append(ref.date.isoformat())
-    if ref.page:
-        bits.append(f"p. {ref.page}")
-    return " · ".join(bits)
-
-
-def citations_markdown(answer: Answer, sign: Signer = None) -> str:
+def citations_markdown(answer: Answer, links: Links) -> str:
     if answer.abstained:
         lines = ["**No passage in the library answers this.** Closest documents:", ""]
-        lines += [f"- [{r.title}]({_link(r, sign)}) · {_label(r)}" for r in answer.see_also]
+        lines += [
+            f"- [{r.title}]({_link(r, links)}) · {reference_label(r)}" for r in answer.see_also
+        ]
         return "\n".join(lines)
     blocks = []
     for c in answer.citations:
         page = f"open at page {c.page}" if c.page else "open the source"
-        blocks.append(
-            f"**[{c.n}] {c.title}**  \n{_label(c)}\n\n> {c.quote}\n\n[{page}]({_link(c, sign)})"
-        )
+        head = f"**[{c.n}] {c.title}**  \n{reference_label(c)}"
+        blocks.append(f"{head}\n\n> {c.quote}\n\n[{page}]({_link(c, links)})")
     return "\n\n".join(blocks)
 
 
@@ -77,7 +72,7 @@ def _excerpt(text: str, limit: int = 420) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def sources_markdown(hits: list[Hit], sign: Signer = None) -> str:
+def sources_markdown(hits: list[Hit], links: Links) -> str:
     if not hits:
         return "No passages found."
     grouped: OrderedDict[str, list[Hit]] = OrderedDict()
@@ -86,47 +81,17 @@ def sources_markdown(hits: list[Hit], sign: Signer = None) -> str:
     blocks = []
     for group in grouped.values():
         ref = group[0].citation
-        lines = [f"### [{ref.title}]({_link(ref, sign)})", f"{_label(ref).split(' · p.')[0]}", ""]
+        lines = [
+            f"### [{ref.title}]({_link(ref, links)})",
+            reference_label(ref, with_page=False),
+            "",
+        ]
         for hit in group:
             where = f"p. {hit.citation.page}" if hit.citation.page else "open"
             section = f"*{hit.section}* — " if hit.section else ""
-            lines.append(f"- [{where}]({_link(hit.citation, sign)}) {section}{_excerpt(hit.text)}")
+            lines.append(f"- [{where}]({_link(hit.citation, links)}) {section}{_excerpt(hit.text)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-def parse_filters(
-    types: list[str], date_from: str, date_to: str, languages: list[str]
-) -> SearchFilters:
-    """The chat's filter widgets as SearchFilters; a malformed date is the user's to fix."""
-
-    def day(value: str, name: str) -> dt.date | None:
-        value = (value or "").strip()
-        if not value:
-            return None
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise gr.Error(f"{name} must be a date like 2024-01-31, not '{value}'.") from None
-
-    start, end = day(date_from, "From"), day(date_to, "To")
-    if start and end and start > end:
-        raise gr.Error("The 'From' date is after the 'To' date.")
-    return SearchFilters(
-        doc_types=tuple(DocType(t) for t in types or []),
-        date_from=start,
-        date_to=end,
-        languages=tuple(languages or []),
-    )
-
-
-def _check(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise gr.Error("Type a question first.")
-    if len(text) > MAX_CHARS:
-        raise gr.Error(f"Please keep it under {MAX_CHARS} characters.")
-    return text
 
 
 def role_markdown(caller: Caller) -> str:
@@ -137,9 +102,11 @@ def role_markdown(caller: Caller) -> str:
     )
 
 
-def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
-    def signer(caller: Caller) -> Signer:
-        return None if caller.role is Role.anonymous else keys.sign_link
+def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Blocks:
+    def links_for(caller: Caller) -> Links:
+        """Links relative to the server, so they work whichever address the page was opened
+        at; signed for a signed-in reader, whose browser sends no API key."""
+        return Links("", None if caller.role is Role.anonymous else keys.sign_link)
 
     def who(session_key: str | None) -> Caller:
         """The caller for this session's key, checked on every action: a key revoked while the
@@ -167,20 +134,29 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
         date_from: str,
         date_to: str,
         languages: list[str],
-    ) -> tuple[list[dict[str, Any]], str, str]:
-        question = _check(question)
+    ) -> tuple[list[dict[str, Any]], str, str, dict[str, Any]]:
         caller = who(session_key)
-        filters = parse_filters(types, date_from, date_to, languages)
         try:
-            answer = library.answer(question, filters, caller.role.access)
+            filters = filters_from(types, date_from, date_to, languages)
+            request = parse(AskRequest, question=question, filters=filters)
+            reply = answer_question(
+                library,
+                request.question,
+                settings.answer,
+                settings.retrieval,
+                request.filters,
+                caller.role.access,
+            )
         except KBError as e:
             raise gr.Error(str(e)) from e
+        links = links_for(caller)
         history = [
             *history,
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": answer_markdown(answer)},
+            {"role": "user", "content": request.question},
+            {"role": "assistant", "content": answer_markdown(reply)},
         ]
-        return history, citations_markdown(answer, signer(caller)), ""
+        data = ask_response(reply, links).model_dump(mode="json")
+        return history, citations_markdown(reply, links), "", data
 
     def find(
         query: str,
@@ -189,25 +165,34 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
         date_from: str,
         date_to: str,
         languages: list[str],
-    ) -> str:
-        query = _check(query)
+    ) -> tuple[str, dict[str, Any]]:
         caller = who(session_key)
-        filters = parse_filters(types, date_from, date_to, languages)
         try:
-            hits = library.search(query, 20, filters, caller.role.access)
+            filters = filters_from(types, date_from, date_to, languages)
+            request = parse(SearchRequest, query=query, k=20, filters=filters)
+            hits = search(
+                library,
+                request.query,
+                settings.retrieval,
+                request.k,
+                request.filters,
+                caller.role.access,
+            )
         except KBError as e:
             raise gr.Error(str(e)) from e
-        return sources_markdown(hits, signer(caller))
+        links = links_for(caller)
+        data = search_response(request.query, hits, links).model_dump(mode="json")
+        return sources_markdown(hits, links), data
 
     def catalogue(session_key: str | None) -> str:
         caller = who(session_key)
+        links = links_for(caller)
         rows = ["| Title | Type | Date | Language | Pages |", "|---|---|---|---|---|"]
         for d in library.documents(caller.role.access):
             title = d.title.replace("|", "\\|")
             kind = d.doc_type.value.replace("_", " ")
             date = d.date.isoformat() if d.date else ""
-            sign = signer(caller)
-            link = f"/api/documents/{d.doc_id}/file" + (f"?token={sign(d.doc_id)}" if sign else "")
+            link = links.file(d.doc_id)
             rows.append(f"| [{title}]({link}) | {kind} | {date} | {d.language} | {d.pages or ''} |")
         return "\n".join(rows)
 
@@ -256,8 +241,14 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     cited = gr.Markdown("Citations appear here.", elem_id="citations")
+            with gr.Accordion("Answer data (JSON: chunk ids and offsets)", open=False):
+                answer_data = gr.JSON(elem_id="answer-data")
             for trigger in (ask_button.click, question.submit):
-                trigger(ask, [question, chat, session, *filters], [chat, cited, question])
+                trigger(
+                    ask,
+                    [question, chat, session, *filters],
+                    [chat, cited, question, answer_data],
+                )
         with gr.Tab("Find sources"):
             with gr.Row():
                 query = gr.Textbox(
@@ -265,12 +256,15 @@ def build_chat(library: Library, keys: KeyStore) -> gr.Blocks:
                 )
                 find_button = gr.Button("Find", variant="primary", elem_id="find", scale=1)
             found = gr.Markdown(elem_id="sources")
+            with gr.Accordion("Result data (JSON: chunk ids and offsets)", open=False):
+                found_data = gr.JSON(elem_id="sources-data")
             for trigger in (find_button.click, query.submit):
-                trigger(find, [query, session, *filters], found)
+                trigger(find, [query, session, *filters], [found, found_data])
         with gr.Tab("Library"):
             table = gr.Markdown(elem_id="library")
         blocks.load(catalogue, session, table)
         for trigger in (sign_in_button.click, key.submit):
             trigger(sign_in, key, [session, role, key]).then(catalogue, session, table)
         sign_out_button.click(sign_out, None, [session, role]).then(catalogue, session, table)
-    return blocks
+    chat_app: gr.Blocks = blocks
+    return chat_app

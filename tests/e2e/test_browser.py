@@ -54,9 +54,19 @@ def test_asking_in_the_chat_shows_cited_passages(server: str, page, tmp_path: Pa
     href = links.first.get_attribute("href")
     assert href and href.startswith("/api/documents/")
     assert "Pilot Projects on Legal Migration" in citations.inner_text()
-    assert "[1]" in page.locator("#chat").inner_text()
-    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
-    assert (tmp_path / "chat.png").stat().st_size > 10_000
+    chat = page.locator("#chat").inner_text()
+    # Every quote the chat shows stands in the Sources panel with its marker.
+    quotes = citations.locator("blockquote")
+    assert quotes.count() >= 1
+    for i in range(quotes.count()):
+        quote = " ".join(quotes.nth(i).inner_text().split())
+        assert quote[:60] in " ".join(chat.split())
+    assert f"[{quotes.count()}]" in chat and f"[{quotes.count() + 1}]" not in chat
+    # The answer's data (chunk ids, offsets) travels with it for the brief basket to come.
+    page.get_by_text("Answer data (JSON").click()
+    data = page.locator("#answer-data")
+    data.get_by_text("chunk_id").first.wait_for(timeout=10_000)
+    assert "start" in data.inner_text() and "quote" in data.inner_text()
     # The link opens the library's copy of the source.
     with urllib.request.urlopen(f"{server}{href.split('#')[0]}") as response:
         assert response.status == 200 and b"Pilot Projects" in response.read()

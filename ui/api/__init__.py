@@ -1,7 +1,8 @@
 """The server: the JSON API under /api (OpenAPI at /docs) and the Gradio chat under /ui.
 
-Thin layers over `kb.library.Library`: requests are validated in models.py, who may see what
-is decided in deps.py, and our errors become status codes here, in one place.
+Thin layers over the core (kb/): requests and responses are the shared contracts
+(ui/contracts.py), who may see what is decided in deps.py, and our errors become status codes
+here, in one place.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kb.settings import Settings
 from ui.api.limits import RateLimit
 from ui.api.routes import router
 from ui.api.staff import router as staff_router
+from ui.contracts import describe_errors
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -44,12 +46,9 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # One readable sentence per problem, plus the structured list.
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
-        ]
         return JSONResponse(
             {
-                "detail": "; ".join(problems),
+                "detail": describe_errors(exc.errors()),
                 "errors": jsonable_encoder(exc.errors(), custom_encoder={Exception: str}),
             },
             status_code=422,
@@ -82,5 +81,7 @@ def create_app(
 
         from ui.chat import CSS, build_chat
 
-        gr.mount_gradio_app(app, build_chat(app.state.library, app.state.keys), path="/ui", css=CSS)
+        gr.mount_gradio_app(
+            app, build_chat(app.state.library, app.state.keys, settings), path="/ui", css=CSS
+        )
     return app

@@ -11,7 +11,8 @@ from kb.keys import Caller, KeyStore
 from kb.library import Library
 from kb.settings import Settings
 from kb.types import Access
-from ui.api.models import Invalid, Message
+from ui.contracts import Invalid, Message
+from ui.links import Links
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
@@ -30,6 +31,12 @@ def get_settings(request: Request) -> Settings:
 def get_keys(request: Request) -> KeyStore:
     keys: KeyStore = request.app.state.keys
     return keys
+
+
+def get_links(request: Request) -> Links:
+    """Links in API responses start at the server's public address (KB_BASE_URL)."""
+    settings: Settings = request.app.state.settings
+    return Links(settings.base_url)
 
 
 def request_key(request: Request) -> str | None:
@@ -69,6 +76,7 @@ def get_editor(caller: CallerDep) -> Caller:
 LibraryDep = Annotated[Library, Depends(get_library)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
+LinksDep = Annotated[Links, Depends(get_links)]
 AccessDep = Annotated[tuple[Access, ...], Depends(get_access)]
 EditorDep = Annotated[Caller, Depends(get_editor)]
 ERRORS: dict[int | str, dict[str, Any]] = {

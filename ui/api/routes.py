@@ -1,4 +1,5 @@
-"""Read endpoints: health, search, ask, documents and their files. Each calls `Library`."""
+"""Read endpoints: health, search, ask, documents and their files. Each parses its request,
+calls the core, and returns a contract shape (ui/contracts.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
+from kb.answer import answer
 from kb.errors import DocumentNotFound
-from kb.library import MEMBERS
-from kb.types import DocType
-from ui.api.deps import ERRORS, AccessDep, CallerDep, KeysDep, LibraryDep
-from ui.api.models import (
+from kb.search import search as search_library
+from kb.types import MEMBERS, DocType, SearchFilters
+from ui.api.deps import (
+    ERRORS,
+    AccessDep,
+    CallerDep,
+    KeysDep,
+    LibraryDep,
+    LinksDep,
+    SettingsDep,
+)
+from ui.contracts import (
     AskRequest,
     AskResponse,
     DocumentList,
     DocumentOut,
-    Filters,
     Health,
     SearchRequest,
     SearchResponse,
@@ -33,25 +42,46 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 
 
 @router.get("/health", response_model=Health)
-def health(library: LibraryDep) -> Health:
+def health(library: LibraryDep, access: AccessDep) -> Health:
+    """Counts of what the caller may see: members-only totals are not for anonymous eyes."""
     return Health(
         status="ok",
-        documents=len(library.document_map()),
-        chunks=library.store.chunk_count(),
+        documents=len(library.document_map(access)),
+        chunks=library.chunk_count(access),
         embedder=library.embedder.name,
     )
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, library: LibraryDep, access: AccessDep) -> SearchResponse:
-    filters = body.filters.to_search() if body.filters else None
-    return search_response(body.query, library.search(body.query, body.k, filters, access))
+def search(
+    body: SearchRequest,
+    library: LibraryDep,
+    settings: SettingsDep,
+    access: AccessDep,
+    links: LinksDep,
+) -> SearchResponse:
+    hits = search_library(library, body.query, settings.retrieval, body.k, body.filters, access)
+    return search_response(body.query, hits, links)
 
 
 @router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, library: LibraryDep, access: AccessDep) -> AskResponse:
-    filters = body.filters.to_search() if body.filters else None
-    return ask_response(library.answer(body.question, filters, access, passages=body.k))
+def ask(
+    body: AskRequest,
+    library: LibraryDep,
+    settings: SettingsDep,
+    access: AccessDep,
+    links: LinksDep,
+) -> AskResponse:
+    found = answer(
+        library,
+        body.question,
+        settings.answer,
+        settings.retrieval,
+        body.filters,
+        access,
+        passages=body.k,
+    )
+    return ask_response(found, links)
 
 
 @router.get("/documents", response_model=DocumentList)
@@ -66,12 +96,12 @@ def documents(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> DocumentList:
     try:
-        filters = Filters(
-            doc_type=doc_type, date_from=date_from, date_to=date_to, language=language
+        filters = SearchFilters.model_validate(
+            {"doc_type": doc_type, "date_from": date_from, "date_to": date_to, "language": language}
         )
     except ValidationError as e:  # a backwards date range: a 422 like any other bad field
         raise RequestValidationError(e.errors(include_url=False)) from e
-    docs = library.documents(access, filters.to_search())
+    docs = library.documents(access, filters)
     return DocumentList(
         documents=[DocumentOut.of(d) for d in docs[offset : offset + limit]], total=len(docs)
     )

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from ingest.curation import add_upload, delete_document, reclassify, safe_file_name
 from kb.types import Access, DocType
 from ui.api.deps import ERRORS, EditorDep, LibraryDep, SettingsDep
-from ui.api.models import DocumentChanges, DocumentOut
+from ui.contracts import DocumentChanges, DocumentOut
 
 router = APIRouter(prefix="/api/documents", responses=ERRORS, tags=["staff"])
 _BLOCK = 1 << 20
@@ -66,8 +66,9 @@ def upload(
         report = add_upload(temp, name, fields, settings, library)
     finally:
         temp.unlink(missing_ok=True)
-    docs = (library.store.document(doc_id) for doc_id in report.added + report.updated)
-    return [DocumentOut.of(d) for d in docs if d is not None]
+    library.invalidate()
+    added = library.document_map(editor.role.access)
+    return [DocumentOut.of(added[d]) for d in report.added + report.updated if d in added]
 
 
 @router.delete("/{doc_id}", status_code=204, response_class=Response)

@@ -1,7 +1,8 @@
 """Retrieval quality as numbers: a BEIR dataset run through the product's own ingestion and
 search, and a gold set of questions over the library.
 
-It lives beside the pipeline because a BEIR run builds its own library with it.
+It stands above both the pipeline and the core (a BEIR run builds its own library with the
+pipeline, then searches it), so it lives with the other things that drive them, in ui/.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from pydantic import BaseModel, Field
 
 from ingest.pipeline import run
 from ingest.prepare import slug
-from kb.library import MEMBERS, Library
+from kb.answer import answer
+from kb.library import Library
 from kb.metrics import mrr_at, ndcg_at, recall_at
+from kb.search import search
 from kb.settings import RetrievalSettings, Settings, StoreSettings
+from kb.types import MEMBERS
 
 
 class BeirReport(BaseModel):
@@ -100,7 +104,7 @@ def evaluate_beir(
         started = time.perf_counter()
         for qid, text in queries.items():
             ranked: list[str] = []
-            for hit in library.search(text, k=100, access=MEMBERS):
+            for hit in search(library, text, local.retrieval, k=100, access=MEMBERS):
                 beir_id = ids.get(hit.citation.doc_id)
                 if beir_id and beir_id not in ranked:
                     ranked.append(beir_id)
@@ -187,13 +191,13 @@ def evaluate_gold(path: Path, settings: Settings) -> GoldReport:
     answered, with_evidence, abstained_ok = 0, 0, 0
     misses, wrong_abstentions, wrong_answers = [], [], []
     for item in items:
-        answer = library.answer(item.question, access=MEMBERS)
+        reply = answer(library, item.question, settings.answer, settings.retrieval, access=MEMBERS)
         if not item.answerable:
-            abstained_ok += answer.abstained
-            if not answer.abstained:
+            abstained_ok += reply.abstained
+            if not reply.abstained:
                 wrong_answers.append(item.question)
             continue
-        hits = library.search(item.question, k=10, access=MEMBERS)
+        hits = search(library, item.question, settings.retrieval, k=10, access=MEMBERS)
         rank = next(
             (i for i, h in enumerate(hits) if _is_evidence(h.text, h.citation.source, item)), None
         )
@@ -204,11 +208,11 @@ def evaluate_gold(path: Path, settings: Settings) -> GoldReport:
             page_hits.append(hits[rank].citation.page in item.pages)
         elif item.pages:
             page_hits.append(False)
-        if answer.abstained:
+        if reply.abstained:
             wrong_abstentions.append(item.question)
             continue
         answered += 1
-        with_evidence += any(_is_evidence(c.quote, c.source, item) for c in answer.citations)
+        with_evidence += any(_is_evidence(c.quote, c.source, item) for c in reply.citations)
     n = max(1, len(ranks))
     unanswerable = sum(1 for i in items if not i.answerable)
     return GoldReport(

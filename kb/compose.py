@@ -1,0 +1,131 @@
+"""Composers turn the passages that passed the evidence gate into an answer with citations.
+
+`Composer` is the protocol; `ExtractiveComposer` quotes the sentences closest in meaning to
+the question, verbatim, so every claim is checkable. A language-model composer is another
+implementation of the same protocol.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from kb.gate import term_coverage
+from kb.settings import AnswerSettings
+from kb.text import split_sentences
+from kb.types import Citation, Hit
+
+_MIN_SENTENCE_WORDS = 4  # "Collective expulsions are prohibited." answers
+_SENTENCE_END = re.compile(r"[.!?;:][\"”’)\]]*$|\[\d+\][.]?$")
+# Footnotes and references ("[3] IOM, ..., last accessed 3 January 2022") answer nothing.
+_REFERENCE = re.compile(
+    r"^\s*(\[\d+\]|\d{1,3}\s+[A-Z])|last accessed|Available at:|https?://", re.I
+)
+_MAX_SENTENCE_CHARS = 600
+_BULLETS = "•▪●-– "
+
+
+@dataclass(frozen=True)
+class Composition:
+    """An answer's text (with [n] markers) and the citations the markers point to."""
+
+    text: str
+    citations: tuple[Citation, ...]
+
+
+class Composer(Protocol):
+    def compose(self, question: str, hits: Sequence[Hit]) -> Composition:
+        """An answer to the question from these passages, every claim cited."""
+        ...
+
+
+@dataclass(frozen=True)
+class Span:
+    """A quotable stretch of a passage: its hit and its offsets in the passage text."""
+
+    hit: int
+    start: int
+    end: int
+
+
+def quotable_spans(hits: Sequence[Hit]) -> list[Span]:
+    """Every sentence of the passages that could answer: long enough, ends like a sentence,
+    not a heading, a question, a footnote or a reference."""
+    found = []
+    for i, hit in enumerate(hits):
+        for start, end in split_sentences(hit.text):
+            span = _trimmed(hit.text, start, end)
+            sentence = hit.text[span[0] : span[1]]
+            if (
+                len(sentence.split()) >= _MIN_SENTENCE_WORDS
+                and len(sentence) <= _MAX_SENTENCE_CHARS
+                and not _REFERENCE.search(sentence)
+                and _SENTENCE_END.search(sentence)  # a heading is not an answer
+                and not sentence.rstrip('”"’)').endswith("?")  # nor is a question
+            ):
+                found.append(Span(i, *span))
+    return found
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without surrounding space or a leading bullet: layout, not words; what is
+    left is still a verbatim quote."""
+    while start < end and (text[start].isspace() or text[start] in _BULLETS):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def cite(n: int, hit: Hit, start: int, end: int) -> Citation:
+    """Citation [n] of hit.text[start:end], with its offsets in the page text."""
+    return Citation(
+        n=n,
+        quote=hit.text[start:end],
+        chunk_id=hit.chunk_id,
+        start=hit.start + start,
+        end=hit.start + end,
+        **hit.citation.model_dump(),
+    )
+
+
+class ExtractiveComposer:
+    """The sentences closest in meaning to the question, favouring higher-ranked passages,
+    each quoted verbatim and followed by its marker."""
+
+    def __init__(
+        self, embed: Callable[[Sequence[str]], np.ndarray], settings: AnswerSettings
+    ) -> None:
+        self._embed = embed
+        self._settings = settings
+
+    def pick(self, question: str, hits: Sequence[Hit]) -> list[Span]:
+        spans = quotable_spans(hits)
+        if not spans:
+            whole = _trimmed(hits[0].text, 0, len(hits[0].text))
+            return [Span(0, *whole)]
+        sentences = [hits[s.hit].text[s.start : s.end] for s in spans]
+        # One model call for the question and its candidate sentences together.
+        vectors = self._embed([question, *sentences])
+        similarity = vectors[1:] @ vectors[0]
+        coverage = np.array([term_coverage(question, s) for s in sentences])
+        rank_prior = np.array([1.0 / (1 + s.hit) for s in spans])
+        score = similarity + 0.2 * coverage + 0.2 * rank_prior
+        chosen: list[Span] = []
+        for j in np.argsort(-score)[: self._settings.max_sentences]:
+            if chosen and similarity[j] < 0.25:
+                break
+            chosen.append(spans[j])
+        return chosen
+
+    def compose(self, question: str, hits: Sequence[Hit]) -> Composition:
+        citations = tuple(
+            cite(n, hits[span.hit], span.start, span.end)
+            for n, span in enumerate(self.pick(question, hits), start=1)
+        )
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        return Composition(text=text, citations=citations)

@@ -1,0 +1,129 @@
+"""The evidence gate: does any of the top passages really answer the question?
+
+Two checks, both on the passages the caller may see:
+- closeness: the best cosine similarity plus the best share of the question's content words
+  found in a passage (kb.text.terms, the words BM25 matches on) must reach a threshold;
+- names: a rare capitalised word of the question that none of the passages mentions
+  ("Dutch", asked of a library on the German Blue Card) makes the answer abstain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb.library import Library
+from kb.settings import AnswerSettings
+from kb.text import STOP_WORDS, index_text, terms
+from kb.types import Access, Hit
+
+_TOP = 3  # the gate looks at the top three passages
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the best passages support an answer: what the gate decides on."""
+
+    similarity: float
+    coverage: float
+
+    def score(self, coverage_weight: float) -> float:
+        """One number from both signals: a passage close in meaning that also holds the
+        question's words. Neither alone separates the gold set's unanswerable questions from
+        the answerable ones; their sum does, with a margin (bench/calibrate_gate.py)."""
+        return self.similarity + coverage_weight * self.coverage
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision and why."""
+
+    evidence: Evidence
+    missing_names: tuple[str, ...] = ()
+    answerable: bool = True
+
+
+def stems(text: str) -> set[str]:
+    return set(terms(text))
+
+
+def searched_stems(hit: Hit) -> set[str]:
+    """The stemmed words search matched the passage on: title, section, text, acronyms."""
+    return stems(index_text(hit.citation.title, hit.section, hit.text, hit.aliases))
+
+
+def _coverage(wanted: set[str], found: set[str]) -> float:
+    return len(wanted & found) / len(wanted) if wanted else 0.0
+
+
+def term_coverage(question: str, passage: str) -> float:
+    """Share of the question's content words (stemmed) present in the passage."""
+    return _coverage(stems(question), stems(passage))
+
+
+def evidence(question: str, hits: Sequence[Hit], top: int = _TOP) -> Evidence:
+    """The best similarity and the best term coverage among the top passages."""
+    best = hits[:top]
+    wanted = stems(question)
+    similarity = max((h.similarity or 0.0 for h in best), default=0.0)
+    coverage = max((_coverage(wanted, searched_stems(h)) for h in best), default=0.0)
+    return Evidence(similarity=similarity, coverage=coverage)
+
+
+def question_names(question: str) -> list[str]:
+    """Capitalised words of two letters or more that do not start a sentence, in an English
+    question that is not typed in title case (German capitalises every noun)."""
+    tokens = list(re.finditer(r"[\w'’-]+", question))
+    words = [m.group() for m in tokens]
+    starts = {m.end() - 1 for m in re.finditer(r"(?:^|[.!?:;]\s+)[^\w]*\w", question)}
+    names = [
+        m.group()
+        for m in tokens
+        if m.group()[0].isupper()
+        and m.start() not in starts
+        and m.group().lower() not in STOP_WORDS
+        and stems(m.group())  # "X" in "Annex X" is no name to look for
+    ]
+    english = sum(w.lower() in STOP_WORDS for w in words) >= len(words) / 5
+    title_case = sum(w[0].isupper() for w in words) > len(words) / 2
+    if not english or title_case:
+        return []
+    return list(dict.fromkeys(names))
+
+
+def unmatched_names(
+    library: Library,
+    question: str,
+    hits: Sequence[Hit],
+    access: tuple[Access, ...],
+    rare_idf: float = 4.0,
+) -> list[str]:
+    """Names in the question that none of the passages mentions and that are rare among the
+    passages the caller may see."""
+    names = question_names(question)
+    if not names:
+        return []
+    mentioned = set().union(*(searched_stems(hit) for hit in hits))
+    snapshot = library.snapshot()
+    return [
+        name
+        for name in names
+        if not (stems(name) & mentioned) and snapshot.rarity(name, access) >= rare_idf
+    ]
+
+
+def assess(
+    library: Library,
+    question: str,
+    hits: Sequence[Hit],
+    settings: AnswerSettings,
+    access: tuple[Access, ...],
+) -> Verdict:
+    """Whether the passages answer the question, by both checks."""
+    found = evidence(question, hits)
+    if not hits:
+        return Verdict(evidence=found, answerable=False)
+    missing = unmatched_names(library, question, hits[:_TOP], access, settings.rare_name_idf)
+    close = found.score(settings.coverage_weight) >= settings.min_evidence
+    return Verdict(evidence=found, missing_names=tuple(missing), answerable=close and not missing)

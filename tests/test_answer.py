@@ -1,0 +1,159 @@
+"""The answer's steps on a small real library (embedded Chroma, the bundled model): the
+evidence gate decides, the extractive composer quotes verbatim with offsets, and another
+composer plugs in through the protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from kb.answer import NO_ANSWER, answer, retrieve
+from kb.compose import Composition, ExtractiveComposer, cite, quotable_spans
+from kb.gate import Evidence, assess, evidence, question_names, term_coverage
+from kb.library import Library
+from kb.settings import AnswerSettings
+from kb.types import EVERYONE, MEMBERS, Access, Chunk, Document, Hit, Page, ParsedDocument
+from tests.conftest import make_settings
+
+PAGES = {
+    "employers": (
+        "Lessons from the pilot projects",
+        "Engaging employers early is crucial for labour mobility projects. "
+        "• Employers expect project coordinators to show results before they contribute. "
+        "Why do employers hesitate? "
+        "[3] IOM, Skills mobility, last accessed 3 January 2022.",
+    ),
+    "nursing": (
+        "Recruiting nurses from abroad",
+        "German hospitals recruit nurses from the Philippines and Mexico under the "
+        "Triple Win programme. Recognition of qualifications takes about six months.",
+    ),
+    "secret": (
+        "Members-only protocol",
+        "The Zanzibar protocol sets out how members exchange confidential referrals.",
+    ),
+}
+
+
+def _document(doc_id: str, title: str, text: str) -> ParsedDocument:
+    access = Access.members if doc_id == "secret" else Access.public
+    doc = Document(doc_id=doc_id, title=title, source=f"/lib/{doc_id}.md", access=access)
+    return ParsedDocument(document=doc, pages=(Page(text=text),))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    # Three passages: "rare" must mean rarer than in a real library (idf 4: under ~2%).
+    rare = AnswerSettings(rare_name_idf=1.0)
+    library = Library(make_settings(tmp_path_factory.mktemp("answer"), answer=rare))
+    for doc_id, (title, text) in PAGES.items():
+        chunk = Chunk(chunk_id=f"{doc_id}-0", doc_id=doc_id, text=text, start=0, end=len(text))
+        library.add_document(_document(doc_id, title, text), [chunk])
+    return library
+
+
+def _hits(library: Library, question: str, access: tuple[Access, ...] = EVERYONE) -> list[Hit]:
+    settings = library.settings
+    return retrieve(library, question, settings.answer, settings.retrieval, access=access)
+
+
+def test_the_gate_adds_closeness_and_word_coverage(library: Library) -> None:
+    question = "What did the pilot projects learn about engaging employers?"
+    hits = _hits(library, question)
+    found = evidence(question, hits)
+    # pilot, project, engag, employ are in the title or text; "learn" is not ("Lessons")
+    assert found.coverage == pytest.approx(0.8)
+    assert found.score(1.0) == pytest.approx(found.similarity + found.coverage)
+    # recognition, take(s) are there, "long" is not
+    assert term_coverage("how long does recognition take", PAGES["nursing"][1]) == pytest.approx(
+        2 / 3
+    )
+    verdict = assess(library, question, hits, library.settings.answer, EVERYONE)
+    assert verdict.answerable and verdict.missing_names == ()
+    unrelated = "How do I bake sourdough bread at home?"
+    verdict = assess(
+        library, unrelated, _hits(library, unrelated), library.settings.answer, EVERYONE
+    )
+    assert not verdict.answerable and verdict.evidence.score(1.0) < 1.02
+
+
+def test_a_rare_name_no_passage_mentions_makes_the_gate_abstain(library: Library) -> None:
+    question = "How do German hospitals recruit nurses from Kenya?"
+    hits = _hits(library, question)
+    verdict = assess(library, question, hits, library.settings.answer, EVERYONE)
+    assert verdict.missing_names == ("Kenya",) and not verdict.answerable
+    reply = answer(library, question, library.settings.answer, library.settings.retrieval)
+    assert (
+        reply.abstained
+        and reply.answer == f"{NO_ANSWER} None of the closest passages mentions “Kenya”."
+    )
+    assert reply.see_also and reply.citations == ()
+
+
+def test_names_are_capitalised_words_inside_an_english_sentence() -> None:
+    assert question_names("Which nurses came from the Philippines under Triple Win?") == [
+        "Philippines",
+        "Triple",
+        "Win",
+    ]
+    assert question_names("Please list what Annex X requires.") == []  # start, one letter
+    assert question_names("Welche Pflegekräfte kamen aus Mexiko?") == []  # not English
+    assert question_names("What Did The Pilot Projects Learn About Employers?") == []
+
+
+def test_quotable_spans_skip_questions_and_references_and_trim_bullets(library: Library) -> None:
+    hits = _hits(library, "What did the pilot projects learn about engaging employers?")
+    employers = next(i for i, h in enumerate(hits) if h.chunk_id == "employers-0")
+    text = hits[employers].text
+    quoted = [text[s.start : s.end] for s in quotable_spans(hits) if s.hit == employers]
+    assert quoted == [
+        "Engaging employers early is crucial for labour mobility projects.",
+        "Employers expect project coordinators to show results before they contribute.",
+    ]
+
+
+def test_extractive_answers_carry_offsets_into_the_page_text(library: Library) -> None:
+    settings = library.settings
+    question = "What do employers expect before they contribute to mobility projects?"
+    reply = answer(library, question, settings.answer, settings.retrieval)
+    assert not reply.abstained and reply.citations
+    for citation in reply.citations:
+        (page,) = library.pages(citation.doc_id, EVERYONE)
+        assert page.text[citation.start : citation.end] == citation.quote
+        assert citation.chunk_id == f"{citation.doc_id}-0"
+        assert f"{citation.quote} [{citation.n}]" in reply.answer
+
+
+def test_members_only_passages_never_reach_an_anonymous_answer(library: Library) -> None:
+    question = "How do members exchange confidential referrals under the Zanzibar protocol?"
+    settings = library.settings
+    anonymous = answer(library, question, settings.answer, settings.retrieval, access=EVERYONE)
+    member = answer(library, question, settings.answer, settings.retrieval, access=MEMBERS)
+    assert anonymous.abstained and all(r.doc_id != "secret" for r in anonymous.see_also)
+    assert not member.abstained and member.citations[0].doc_id == "secret"
+
+
+class FirstPassage:
+    """Another composer: the first passage's first sentence, as a language model's would be
+    checked: it must still be a verbatim span with offsets."""
+
+    def compose(self, question: str, hits: Sequence[Hit]) -> Composition:
+        end = hits[0].text.index(".") + 1
+        citation = cite(1, hits[0], 0, end)
+        return Composition(text=f"{citation.quote} [1]", citations=(citation,))
+
+
+def test_a_composer_plugs_in_through_the_protocol(library: Library) -> None:
+    settings = library.settings
+    question = "How long does recognition of qualifications take for nurses?"
+    reply = answer(library, question, settings.answer, settings.retrieval, composer=FirstPassage())
+    assert reply.answer.endswith("[1]") and len(reply.citations) == 1
+    extractive = ExtractiveComposer(library.embed, settings.answer)
+    assert extractive.compose(question, _hits(library, question)).citations[0].quote == (
+        "Recognition of qualifications takes about six months."
+    )
+
+
+def test_evidence_is_zero_without_passages() -> None:
+    assert evidence("anything", []) == Evidence(similarity=0.0, coverage=0.0)

@@ -1,0 +1,22 @@
+"""The `kb` command. Each command builds Settings, calls the core or the pipeline, and prints;
+errors become one-line messages (ui/cli/common.py) and nowhere else."""
+
+from __future__ import annotations
+
+import click
+
+from kb.settings import load_settings
+from ui.cli.evaluate import evaluate
+from ui.cli.keys import keys
+from ui.cli.library import ask, ingest, remove, search, serve
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Search and question a publications library, with cited passages."""
+    ctx.obj = load_settings()
+
+
+for command in (ingest, remove, search, ask, serve, keys, evaluate):
+    cli.add_command(command)

@@ -1,0 +1,240 @@
+"""The JSON shapes every front-end shares: requests the API accepts and responses the API,
+`kb ... --json` and later front-ends (MCP, OpenAI-compatible chat) return.
+
+Other tools are written against these: change them only by adding fields. Importable
+without FastAPI, Gradio or llama-index (the CLI imports it on every call).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from kb.errors import KBError
+from kb.keys import Role
+from kb.types import Access, Answer, Citation, DocType, Document, Hit, Reference, SearchFilters
+from ui.links import Links
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+MAX_QUERY_CHARS = 2000
+MAX_K = 50
+Query = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)
+]
+
+
+class _Request(BaseModel):
+    # A misspelled field is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class Invalid(BaseModel):
+    detail: str = Field(description="What is wrong with the request, in one sentence per problem.")
+    errors: list[dict[str, Any]] = Field(description="The same problems, structured.")
+
+
+class SearchRequest(_Request):
+    query: Query
+    k: int | None = Field(None, ge=1, le=MAX_K, description="Passages (default: the server's, 8).")
+    filters: SearchFilters | None = None
+
+
+class AskRequest(_Request):
+    question: Query
+    k: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_K,
+        description="Passages the answer may draw on (default: the server's, 5).",
+    )
+    filters: SearchFilters | None = None
+
+
+class ReferenceOut(BaseModel):
+    """Where a passage comes from, with a link that opens the source at its page."""
+
+    doc_id: str
+    title: str
+    doc_type: DocType
+    date: dt.date | None
+    page: int | None = Field(description="1-based physical page (what #page=N opens).")
+    page_label: str | None = Field(None, description="The page number printed on the page.")
+    source: str = Field(description="The file's name.")
+    url: str = Field(description="The library's copy of the source, at the page.")
+
+    @classmethod
+    def of(cls, ref: Reference, links: Links) -> ReferenceOut:
+        fields = ref.model_dump(include=set(Reference.model_fields))
+        return cls(**fields, url=links.file(ref.doc_id, ref.page))
+
+
+class CitationOut(ReferenceOut):
+    n: int = Field(description="The marker [n] used in the answer text.")
+    quote: str = Field(description="Exact text from the source page.")
+    chunk_id: str = Field(description="The passage the quote was taken from.")
+    start: int = Field(description="Offset of the quote in the page text.")
+    end: int = Field(description="End offset of the quote in the page text.")
+
+    @classmethod
+    def of_citation(cls, citation: Citation, links: Links) -> CitationOut:
+        return cls(**citation.model_dump(), url=links.file(citation.doc_id, citation.page))
+
+
+class SearchResult(BaseModel):
+    text: str
+    score: float = Field(description="Fused relevance, comparable within one search only.")
+    chunk_id: str
+    start: int = Field(description="Offset of the passage in the page text.")
+    end: int = Field(description="End offset of the passage in the page text.")
+    section: str | None = Field(None, description="The heading the passage stands under.")
+    citation: ReferenceOut
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchResult]
+
+
+class AskResponse(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    abstained: bool
+    see_also: list[ReferenceOut] = Field(description="Closest documents, when the answer abstains.")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    doc_type: DocType
+    date: dt.date | None
+    language: str
+    pages: int
+    chunks: int
+    source: str
+    url: str | None = Field(description="The original public address, when known.")
+
+    @classmethod
+    def of(cls, doc: Document) -> DocumentOut:
+        return cls(
+            **doc.model_dump(include=set(cls.model_fields) - {"source"}),
+            source=Path(doc.source).name,
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    total: int
+
+
+class Health(BaseModel):
+    status: str
+    documents: int = Field(description="Documents the caller may see.")
+    chunks: int = Field(description="Passages the caller may see.")
+    embedder: str
+
+
+class DocumentChanges(_Request):
+    """What staff may change about a document without re-embedding it."""
+
+    access: Access | None = None
+    title: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+        | None
+    ) = None
+    doc_type: DocType | None = None
+    date: dt.date | None = None
+
+
+class Whoami(BaseModel):
+    role: Role
+    name: str | None
+
+
+def search_response(query: str, hits: list[Hit], links: Links) -> SearchResponse:
+    """The search contract, as the API and `kb search --json` print it."""
+    return SearchResponse(
+        query=query,
+        results=[
+            SearchResult(
+                text=h.text,
+                score=h.score,
+                chunk_id=h.chunk_id,
+                start=h.start,
+                end=h.end,
+                section=h.section,
+                citation=ReferenceOut.of(h.citation, links),
+            )
+            for h in hits
+        ],
+    )
+
+
+def ask_response(answer: Answer, links: Links) -> AskResponse:
+    """The ask contract, as the API and `kb ask --json` print it."""
+    return AskResponse(
+        answer=answer.answer,
+        citations=[CitationOut.of_citation(c, links) for c in answer.citations],
+        abstained=answer.abstained,
+        see_also=[ReferenceOut.of(r, links) for r in answer.see_also],
+    )
+
+
+def reference_label(ref: Reference, with_page: bool = True) -> str:
+    """'policy brief · 2020-11-04 · p. 3 (printed 1)': how every front-end describes where a
+    passage stands."""
+    parts = [ref.doc_type.value.replace("_", " ")]
+    if ref.date:
+        parts.append(ref.date.isoformat())
+    if with_page and ref.page:
+        printed = (
+            f" (printed {ref.page_label})"
+            if ref.page_label and ref.page_label != str(ref.page)
+            else ""
+        )
+        parts.append(f"p. {ref.page}{printed}")
+    return " · ".join(parts)
+
+
+class InvalidRequest(KBError):
+    """A request a front-end could not parse; the message says what to fix."""
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One readable sentence per problem: 'filters.date_to: ...; k: ...'."""
+    problems = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        problems.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
+    return "; ".join(problems)
+
+
+def parse(model: type[RequestT], **fields: Any) -> RequestT:
+    """A request model from a front-end's own input, or InvalidRequest saying what is wrong."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as e:
+        raise InvalidRequest(describe_errors(e.errors(include_url=False))) from None
+
+
+def filters_from(
+    doc_types: Sequence[str] = (),
+    date_from: str | dt.date | None = None,
+    date_to: str | dt.date | None = None,
+    languages: Sequence[str] = (),
+) -> SearchFilters:
+    """Filters from a form or command line (empty strings mean no filter)."""
+    fields = {
+        "doc_type": list(doc_types or ()),
+        "date_from": date_from or None,
+        "date_to": date_to or None,
+        "language": list(languages or ()),
+    }
+    return parse(SearchFilters, **fields)
