@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 from graphlib import CycleError, TopologicalSorter
-from pathlib import Path
 
 from tests.conftest import ROOT
 

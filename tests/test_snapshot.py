@@ -87,9 +87,8 @@ def test_masks_keep_exactly_what_the_store_clause_keeps(
 ) -> None:
     store, settings = store_and_snapshot
     snapshot = snapshots.load_or_build(store, settings.data_dir)
-    masked = {
-        c.chunk.chunk_id for c, keep in zip(snapshot.chunks, snapshot.mask(filters, access)) if keep
-    }
+    kept = snapshot.mask(filters, access)
+    masked = {c.chunk.chunk_id for c, keep in zip(snapshot.chunks, kept, strict=True) if keep}
     where = filter_clause(filters)
     chroma = set()
     for level in access:
