@@ -17,6 +17,7 @@ from pathlib import Path
 from ingest.catalogue import catalogue_for, current_values, write_entry
 from ingest.parse import CONTENT_TYPES
 from ingest.pipeline import IngestReport, remove, run, write_lock
+from ingest.prepare import slug
 from kb.errors import DocumentNotFound, KBError
 from kb.library import Library
 from kb.settings import Settings
@@ -45,6 +46,26 @@ def safe_file_name(name: str) -> str:
 _UPLOADS = threading.Lock()
 
 
+def _free_name(folder: Path, name: str, taken: set[str]) -> Path:
+    """A file name in the uploads folder whose document id is free: not used by any document
+    of the library nor by another upload (`x.html` after `x.md` would share the id `x`), and
+    never shaped like a listing item's id (`item-...`)."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    if slug(stem).startswith("item"):
+        stem = f"upload-{stem}"
+    used = taken | {slug(p.stem) for p in folder.iterdir()}
+    candidate, counter = stem, 1
+    while slug(candidate) in used:
+        counter += 1
+        candidate = f"{stem}-{counter}"
+    return folder / f"{candidate}{suffix}"
+
+
+def _without_paths(reason: str) -> str:
+    """A failure reason fit for a client: file names, never the server's folders."""
+    return re.sub(r"(?:[A-Za-z]:)?[/\\][^\s'\"]*[/\\]([^/\\\s'\"]+)", r"\1", reason)
+
+
 def add_upload(
     temp_file: Path, file_name: str, fields: dict[str, str], settings: Settings, library: Library
 ) -> IngestReport:
@@ -54,22 +75,19 @@ def add_upload(
     folder.mkdir(parents=True, exist_ok=True)
     name = safe_file_name(file_name)
     with _UPLOADS:
-        target = folder / name
-        counter = 1
-        while target.exists():
-            counter += 1
-            target = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
+        target = _free_name(folder, name, set(library.document_map(MEMBERS)))
         shutil.move(temp_file, target)
         write_entry(folder, target.name, fields)
         try:
-            report = run([target], settings, progress=False)
+            report = run([target], settings, progress=False, isolate=True)
         except BaseException:
             _forget(folder, target)
             raise
         library.invalidate()
-        if report.failed:
+        if report.failed or not (report.added or report.updated):
             _forget(folder, target)
-            raise UploadRefused(f"{name}: {report.failed[0].reason}")
+            reason = report.failed[0].reason if report.failed else "nothing in it could be indexed"
+            raise UploadRefused(f"{name}: {_without_paths(reason)}")
     return report
 
 

@@ -193,9 +193,18 @@ class _Run:
                 self.report.updated.append(doc.doc_id)
 
 
-def prepare_all(tasks: list[FileTask], settings: Settings) -> Iterator[PreparedFile]:
+def prepare_all(
+    tasks: list[FileTask], settings: Settings, isolate: bool = False
+) -> Iterator[PreparedFile]:
     """Prepared files in order. With several files, a worker process reads and chunks the next
-    files while this process embeds the current one (parsing then costs almost no time)."""
+    files while this process embeds the current one (parsing then costs almost no time).
+    Isolated (uploads to a running server), each file is read in a process of its own with
+    hard time and memory limits (ingest/isolation.py)."""
+    if isolate:
+        from ingest.isolation import prepare_isolated
+
+        yield from (prepare_isolated(task, settings) for task in tasks)
+        return
     if len(tasks) < _POOL_MIN_FILES:
         yield from (prepare_file(task, settings) for task in tasks)
         return
@@ -255,6 +264,7 @@ def run(
     progress: bool | None = None,
     prune_missing: bool = False,
     reindex: bool = False,
+    isolate: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into the library named by the settings.
 
@@ -265,6 +275,8 @@ def run(
         prune_missing: remove documents whose file is no longer in the given folders.
         reindex: read and embed unchanged files again (after an upgrade that changes how
             text is cleaned, chunked or indexed).
+        isolate: read each file in a process of its own with hard time and memory limits
+            (for files from outside, such as uploads to a running server).
 
     Returns:
         The report: what was added, updated, unchanged, removed, failed, and the totals.
@@ -291,7 +303,7 @@ def run(
                 bar.update()
             else:
                 tasks.append(task)
-        for prepared in prepare_all(tasks, settings):
+        for prepared in prepare_all(tasks, settings, isolate):
             bar.set_postfix_str(prepared.task.path.name[:40], refresh=False)
             ingest.write(prepared)
             bar.update()

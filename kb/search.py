@@ -122,7 +122,7 @@ def _retrieve(
     snapshot = library.snapshot()
     mode = settings.mode
     dense = library.dense_search(vector, pool, filters, access) if mode != "bm25" else []
-    bm25 = snapshot.bm25(query) if mode != "dense" else None
+    bm25 = snapshot.bm25(query, access) if mode != "dense" else None
     lexical = snapshot.search(bm25, pool, filters, access) if bm25 is not None else []
     similarity: dict[str, float | None] = {c.chunk.chunk_id: s for c, s in dense}
     if mode != "hybrid" or bm25 is None:  # one retriever: its own scores, nothing to fuse

@@ -60,6 +60,12 @@ class ParsingSettings(_Group):
     max_seconds_per_file: float = Field(
         300.0, gt=0, description="Parsing a file longer than this is abandoned."
     )
+    max_worker_mb: float = Field(
+        3072.0,
+        ge=256,
+        description="Address space of the process that reads an uploaded file; past it the "
+        "file is reported and skipped.",
+    )
     header_footer_min_share: float = Field(
         0.5,
         gt=0,
@@ -152,6 +158,14 @@ class ServerSettings(_Group):
         600, ge=1, description="API requests per minute with one key."
     )
     max_upload_mb: float = Field(100.0, gt=0, description="Largest file staff may upload.")
+    max_request_kb: float = Field(
+        64.0, gt=0, description="Largest body of any other request (JSON, the chat's actions)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed (none by "
+        "default: the connection's address counts for rate limits).",
+    )
 
 
 class Settings(BaseSettings):

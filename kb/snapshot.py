@@ -26,7 +26,7 @@ from bm25s.tokenization import Tokenizer
 
 from kb.store import Store
 from kb.text import STOP_WORDS, WORD_PATTERN, index_text, stem
-from kb.types import Access, IndexedChunk, SearchFilters
+from kb.types import MEMBERS, Access, IndexedChunk, SearchFilters
 
 
 def _tokenizer() -> Tokenizer:
@@ -54,14 +54,27 @@ class Snapshot:
         self.vectors = vectors
         self._row = {c.chunk.chunk_id: i for i, c in enumerate(chunks)}
         self._tokenizer = _tokenizer()
-        self._bm25 = bm25s.BM25(k1=bm25[0], b=bm25[1])
         texts = [
             index_text(c.title, c.chunk.section, c.chunk.text, c.chunk.aliases) for c in chunks
         ]
-        if texts:
-            ids = self._tokenizer.tokenize(texts, return_as="ids", show_progress=False)
-            self._bm25.index(ids, show_progress=False)
+        ids = self._tokenizer.tokenize(texts, return_as="ids", show_progress=False) if texts else []
         self._access = np.array([c.access.value for c in chunks], dtype=object)
+        # One BM25 index per reader scope: what an anonymous ranking depends on (document
+        # frequencies, average length) comes only from what anonymous readers may see, so a
+        # members-only upload does not shift public scores (a side channel otherwise).
+        self._bm25 = bm25s.BM25(k1=bm25[0], b=bm25[1])  # every chunk (members and staff)
+        if ids:
+            self._bm25.index(ids, show_progress=False)
+        public = np.flatnonzero(self._access == Access.public.value)
+        self._public: tuple[bm25s.BM25, np.ndarray] | None = None
+        if 0 < len(public) < len(chunks):
+            index = bm25s.BM25(k1=bm25[0], b=bm25[1])
+            # The whole vocabulary, so a query's token ids mean the same in both indexes.
+            size = 1 + max((max(doc, default=0) for doc in ids), default=0)
+            index.index(
+                ([ids[i] for i in public], {i: i for i in range(size)}), show_progress=False
+            )
+            self._public = (index, public)
         self._doc_type = np.array([c.doc_type.value for c in chunks], dtype=object)
         self._date = np.array([_day(c.date) for c in chunks], dtype=np.int64)
         self._language = np.array([c.language for c in chunks], dtype=object)
@@ -125,15 +138,21 @@ class Snapshot:
             rarest = max(rarest, math.log((visible + 1) / (frequency + 1)))
         return rarest
 
-    def bm25(self, query: str) -> np.ndarray:
-        """The BM25 score of every chunk for a query (zeros when no query word is indexed).
-        Scored once per query: the top passages and the fused candidates both read it."""
+    def bm25(self, query: str, access: tuple[Access, ...] = MEMBERS) -> np.ndarray:
+        """The BM25 score of every chunk for a query, with the statistics of what the caller
+        may see (zeros for the rest, and when no query word is indexed). Scored once per
+        query: the top passages and the fused candidates both read it."""
+        scores = np.zeros(len(self.chunks), dtype=np.float32)
         ids = self._tokenizer.tokenize(
             [query], update_vocab=False, return_as="ids", show_progress=False
         )
         if not self.chunks or not ids or not any(ids[0]):
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        scores: np.ndarray = self._bm25.get_scores(ids[0])
+            return scores
+        if Access.members in access or self._public is None:
+            full: np.ndarray = self._bm25.get_scores(ids[0])
+            return full
+        index, rows = self._public
+        scores[rows] = index.get_scores(ids[0])
         return scores
 
     def scores_of(self, scores: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:

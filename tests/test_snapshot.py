@@ -129,3 +129,22 @@ def test_settings_point_the_snapshot_at_the_data_dir(tmp_path: Path) -> None:
     empty = snapshots.load_or_build(store, settings.data_dir)
     assert empty.chunks == [] and (settings.data_dir / "snapshot").is_dir()
     assert empty.search(empty.bm25("labour"), 5, SearchFilters(), EVERYONE) == []
+
+
+def test_anonymous_bm25_scores_ignore_members_only_passages(
+    store_and_snapshot: tuple[Store, Settings],
+) -> None:
+    store, settings = store_and_snapshot
+    snapshot = snapshots.load_or_build(store, settings.data_dir)
+    public = [i for i, c in enumerate(snapshot.chunks) if c.access is Access.public]
+    alone = snapshots.Snapshot(
+        0, [snapshot.chunks[i] for i in public], snapshot.vectors[public], snapshot.bm25_params
+    )
+    query = "news passage about labour migration 2024"
+    anonymous = snapshot.bm25(query, EVERYONE)
+    # Exactly the scores of a library that never held the members-only passages...
+    assert anonymous[public] == pytest.approx(alone.bm25(query, EVERYONE))
+    assert anonymous[[i for i in range(len(snapshot.chunks)) if i not in public]].sum() == 0
+    # ...while members are scored over everything they may read.
+    member = snapshot.bm25(query, MEMBERS)
+    assert member[public] != pytest.approx(anonymous[public])

@@ -5,6 +5,7 @@ reach the user as gr.Error messages."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -39,6 +40,21 @@ CSS = """
 """
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:])")
+
+
+def md(text: str | None) -> str:
+    """Text from the library (titles, quotes, sections, page labels: whatever a file says)
+    shown as text, never as Markdown or HTML: a crafted heading must not load an image or a
+    link. Line breaks become spaces, so nothing starts a block of its own."""
+    flat = " ".join((text or "").split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _label(ref: Reference, with_page: bool = True) -> str:
+    return md(reference_label(ref, with_page))
+
+
 def _link(ref: Reference, links: Links) -> str:
     return links.file(ref.doc_id, ref.page)
 
@@ -46,25 +62,23 @@ def _link(ref: Reference, links: Links) -> str:
 def citations_markdown(answer: Answer, links: Links) -> str:
     if answer.abstained:
         lines = ["**No passage in the library answers this.** Closest documents:", ""]
-        lines += [
-            f"- [{r.title}]({_link(r, links)}) · {reference_label(r)}" for r in answer.see_also
-        ]
+        lines += [f"- [{md(r.title)}]({_link(r, links)}) · {_label(r)}" for r in answer.see_also]
         return "\n".join(lines)
     blocks = []
     for c in answer.citations:
         page = f"open at page {c.page}" if c.page else "open the source"
-        head = f"**[{c.n}] {c.title}**  \n{reference_label(c)}"
-        blocks.append(f"{head}\n\n> {c.quote}\n\n[{page}]({_link(c, links)})")
+        head = f"**\\[{c.n}\\] {md(c.title)}**  \n{_label(c)}"
+        blocks.append(f"{head}\n\n> {md(c.quote)}\n\n[{page}]({_link(c, links)})")
     return "\n\n".join(blocks)
 
 
 def answer_markdown(answer: Answer) -> str:
     """One quoted sentence per line, each with its marker: easier to check than a paragraph."""
     if answer.abstained:
-        titles = "; ".join(r.title for r in answer.see_also)
+        titles = "; ".join(md(r.title) for r in answer.see_also)
         closest = f" The closest documents are: {titles}." if titles else ""
-        return answer.answer + closest
-    return "\n".join(f"- {c.quote} **[{c.n}]**" for c in answer.citations)
+        return md(answer.answer) + closest
+    return "\n".join(f"- {md(c.quote)} **\\[{c.n}\\]**" for c in answer.citations)
 
 
 def _excerpt(text: str, limit: int = 420) -> str:
@@ -82,14 +96,15 @@ def sources_markdown(hits: list[Hit], links: Links) -> str:
     for group in grouped.values():
         ref = group[0].citation
         lines = [
-            f"### [{ref.title}]({_link(ref, links)})",
-            reference_label(ref, with_page=False),
+            f"### [{md(ref.title)}]({_link(ref, links)})",
+            _label(ref, with_page=False),
             "",
         ]
         for hit in group:
             where = f"p. {hit.citation.page}" if hit.citation.page else "open"
-            section = f"*{hit.section}* — " if hit.section else ""
-            lines.append(f"- [{where}]({_link(hit.citation, links)}) {section}{_excerpt(hit.text)}")
+            section = f"*{md(hit.section)}* — " if hit.section else ""
+            excerpt = md(_excerpt(hit.text))
+            lines.append(f"- [{where}]({_link(hit.citation, links)}) {section}{excerpt}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -97,9 +112,8 @@ def sources_markdown(hits: list[Hit], links: Links) -> str:
 def role_markdown(caller: Caller) -> str:
     if caller.role is Role.anonymous:
         return "Browsing as **anonymous**: public documents only."
-    return (
-        f"Signed in as **{caller.name}** ({caller.role.value}): public and members-only documents."
-    )
+    who = f"**{md(caller.name)}** ({caller.role.value})"
+    return f"Signed in as {who}: public and members-only documents."
 
 
 def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Blocks:
@@ -189,11 +203,11 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
         links = links_for(caller)
         rows = ["| Title | Type | Date | Language | Pages |", "|---|---|---|---|---|"]
         for d in library.documents(caller.role.access):
-            title = d.title.replace("|", "\\|")
             kind = d.doc_type.value.replace("_", " ")
             date = d.date.isoformat() if d.date else ""
             link = links.file(d.doc_id)
-            rows.append(f"| [{title}]({link}) | {kind} | {date} | {d.language} | {d.pages or ''} |")
+            cells = [f"[{md(d.title)}]({link})", kind, date, md(d.language), str(d.pages or "")]
+            rows.append(f"| {' | '.join(cells)} |")
         return "\n".join(rows)
 
     with gr.Blocks(title="Publications knowledge base") as blocks:

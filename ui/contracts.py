@@ -27,6 +27,14 @@ Query = Annotated[
 ]
 
 
+# No control characters: a title goes into catalogue.csv and every page that lists it.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=PLAIN_TEXT),
+]
+
+
 class _Request(BaseModel):
     # A misspelled field is an error, not silently ignored.
     model_config = ConfigDict(extra="forbid")
@@ -145,10 +153,7 @@ class DocumentChanges(_Request):
     """What staff may change about a document without re-embedding it."""
 
     access: Access | None = None
-    title: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-        | None
-    ) = None
+    title: Title | None = None
     doc_type: DocType | None = None
     date: dt.date | None = None
 

@@ -24,13 +24,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(settings: Settings, log_dir: Path) -> Iterator[str]:
+def running_server(
+    settings: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
         "KB_DATA_DIR": str(settings.data_dir),
         "KB_STORE__PREFIX": settings.store.prefix,
         "GRADIO_ANALYTICS_ENABLED": "False",
+        **(extra_env or {}),
     }
     log = (log_dir / "server.log").open("w")
     process = subprocess.Popen(

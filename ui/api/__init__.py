@@ -7,10 +7,12 @@ here, in one place.
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -19,10 +21,12 @@ from kb.errors import DocumentNotFound, EmptyIndex, IndexBusy, KBError
 from kb.keys import InvalidKey, KeyStore
 from kb.library import Library
 from kb.settings import Settings
-from ui.api.limits import RateLimit
+from ui.api.guard import Guard
 from ui.api.routes import router
 from ui.api.staff import router as staff_router
 from ui.contracts import describe_errors
+
+logger = logging.getLogger("kb.api")
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -45,14 +49,49 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # One readable sentence per problem, plus the structured list.
+        # One readable sentence per problem, plus the structured list; what the caller sent
+        # is echoed short and safe to encode (a lone surrogate, NaN), never whole.
+        errors = [_echo_safe(e) for e in exc.errors()]
+        return JSONResponse({"detail": describe_errors(errors), "errors": errors}, 422)
+
+    @app.exception_handler(Exception)
+    def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug is still an answer the client can read, and the connection is closed cleanly.
+        logger.exception("unexpected error", exc_info=exc)
         return JSONResponse(
-            {
-                "detail": describe_errors(exc.errors()),
-                "errors": jsonable_encoder(exc.errors(), custom_encoder={Exception: str}),
-            },
-            status_code=422,
+            {"detail": "Internal error; it has been logged."},
+            status_code=500,
+            headers={"Connection": "close"},
         )
+
+
+_ECHO_CHARS = 200
+
+
+def _short(value: Any) -> Any:
+    """A value as JSON can carry it: numbers and booleans as they are (finite ones), anything
+    else as text of at most 200 characters with unencodable characters replaced."""
+    if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > _ECHO_CHARS:
+        text = text[:_ECHO_CHARS] + "…"
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _echo_safe(error: Mapping[str, Any]) -> dict[str, Any]:
+    safe: dict[str, Any] = {
+        "loc": [_short(p) for p in error.get("loc", ())],
+        "msg": _short(error.get("msg", "")),
+        "type": _short(error.get("type", "")),
+    }
+    if "input" in error:
+        safe["input"] = _short(error["input"])
+    if isinstance(error.get("ctx"), Mapping):
+        safe["ctx"] = {str(k): _short(v) for k, v in error["ctx"].items()}
+    return safe
 
 
 def create_app(
@@ -67,7 +106,7 @@ def create_app(
     app.state.settings = settings
     app.state.library = library or Library(settings)
     app.state.keys = KeyStore(settings.data_dir)
-    app.add_middleware(RateLimit, settings=settings.server)
+    app.add_middleware(Guard, settings=settings.server, keys=app.state.keys)
     app.include_router(router)
     app.include_router(staff_router)
     _error_handlers(app)

@@ -11,6 +11,7 @@ from kb.keys import Caller, KeyStore
 from kb.library import Library
 from kb.settings import Settings
 from kb.types import Access
+from ui.api.guard import request_key
 from ui.contracts import Invalid, Message
 from ui.links import Links
 
@@ -39,14 +40,6 @@ def get_links(request: Request) -> Links:
     return Links(settings.base_url)
 
 
-def request_key(request: Request) -> str | None:
-    """The key a request carries, from `Authorization: Bearer` or `X-API-Key`."""
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    return request.headers.get("x-api-key") or None
-
-
 def get_caller(
     request: Request,
     _bearer_key: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -54,7 +47,7 @@ def get_caller(
 ) -> Caller:
     """Anonymous without a key; a wrong or revoked key is a 401, never anonymous."""
     keys: KeyStore = request.app.state.keys
-    return keys.caller(request_key(request))
+    return keys.caller(request_key(request.headers))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from ingest.curation import add_upload, delete_document, reclassify, safe_file_name
 from kb.types import Access, DocType
 from ui.api.deps import ERRORS, EditorDep, LibraryDep, SettingsDep
-from ui.contracts import DocumentChanges, DocumentOut
+from ui.contracts import PLAIN_TEXT, DocumentChanges, DocumentOut
 
 router = APIRouter(prefix="/api/documents", responses=ERRORS, tags=["staff"])
 _BLOCK = 1 << 20
@@ -44,11 +44,11 @@ def upload(
     library: LibraryDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="PDF, HTML, Markdown or text.")],
-    title: Annotated[str, Form(max_length=300)] = "",
+    title: Annotated[str, Form(max_length=300, pattern=PLAIN_TEXT)] = "",
     doc_type: Annotated[DocType, Form()] = DocType.other,
     date: Annotated[dt.date | None, Form()] = None,
-    url: Annotated[str, Form(max_length=2000)] = "",
-    language: Annotated[str, Form(min_length=2, max_length=8)] = "en",
+    url: Annotated[str, Form(max_length=2000, pattern=PLAIN_TEXT)] = "",
+    language: Annotated[str, Form(min_length=2, max_length=8, pattern=r"^[A-Za-z-]+$")] = "en",
     access: Annotated[Access, Form()] = Access.public,
 ) -> list[DocumentOut]:
     """Add a file with its catalogue fields; it is ingested at once."""

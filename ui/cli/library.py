@@ -150,4 +150,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
     library = Library(settings)
     library.embed(["warm-up"])  # load the model before the first request, not during it
     click.echo(f"Serving the library at http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(create_app(settings, library), host=host, port=port, log_level="warning")
+    # X-Forwarded-For is believed only from the proxies the settings trust (none by default).
+    trusted = settings.server.trusted_proxies
+    uvicorn.run(
+        create_app(settings, library),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) or None,
+    )
