@@ -52,6 +52,12 @@ class StoreSettings(_Group):
     )
     hnsw_ef_construction: int = Field(200, ge=10, description="HNSW build breadth.")
     hnsw_max_neighbors: int = Field(32, ge=4, description="HNSW graph degree (M).")
+    fault_kill_mid_write: int = Field(
+        0,
+        ge=0,
+        description="Crash tests only: kill this process while writing its Nth document, "
+        "after the chunks are in and before the document is committed (0: never).",
+    )
 
 
 class ParsingSettings(_Group):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -143,6 +145,8 @@ class Store:
                 path=str(settings.data_dir / "chroma"), settings=chroma_settings
             )
         self._batch = min(1000, self._client.get_max_batch_size())
+        self._written = 0
+        self._kill_mid_write = settings.store.fault_kill_mid_write
         prefix = settings.store.prefix
         hnsw = {
             "space": "cosine",
@@ -305,6 +309,9 @@ class Store:
                 documents=[c.text for c in batch],
                 metadatas=[_chunk_metadata(c, doc) for c in batch],
             )
+        self._written += 1
+        if self._written == self._kill_mid_write:  # fault injection for crash tests only
+            os.kill(os.getpid(), signal.SIGKILL)
         self._documents.update(ids=[doc.doc_id], metadatas=[{"status": _READY}])
         self._bump()
 

@@ -24,7 +24,7 @@ from kb.settings import Settings
 from ui.api.guard import Guard
 from ui.api.routes import router
 from ui.api.staff import router as staff_router
-from ui.contracts import describe_errors
+from ui.contracts import InvalidRequest, describe_errors
 
 logger = logging.getLogger("kb.api")
 
@@ -33,7 +33,10 @@ def _error_handlers(app: FastAPI) -> None:
     def handler(status: int) -> Any:
         def respond(_: Request, exc: Exception) -> JSONResponse:
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+            body: dict[str, Any] = {"detail": str(exc)}
+            if status == 422:  # the documented shape of every 422: the problems, structured
+                body["errors"] = [{"loc": [], "msg": str(exc), "type": "value_error"}]
+            return JSONResponse(body, status_code=status, headers=headers)
 
         return respond
 
@@ -43,6 +46,7 @@ def _error_handlers(app: FastAPI) -> None:
         (EmptyIndex, 409),
         (IndexBusy, 409),
         (UploadRefused, 422),
+        (InvalidRequest, 422),
         (KBError, 400),
     ):
         app.add_exception_handler(error, handler(status))

@@ -10,10 +10,16 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
 
-from ingest.curation import add_upload, delete_document, reclassify, safe_file_name
+from ingest.curation import (
+    UploadRefused,
+    add_upload,
+    delete_document,
+    reclassify,
+    safe_file_name,
+)
 from kb.types import Access, DocType
 from ui.api.deps import ERRORS, EditorDep, LibraryDep, SettingsDep
-from ui.contracts import PLAIN_TEXT, DocumentChanges, DocumentOut
+from ui.contracts import PLAIN_TEXT, DocumentChanges, DocumentOut, InvalidRequest
 
 router = APIRouter(prefix="/api/documents", responses=ERRORS, tags=["staff"])
 _BLOCK = 1 << 20
@@ -34,7 +40,7 @@ def _save_upload(file: UploadFile, limit_mb: float, folder: Path) -> Path:
             out.write(block)
     if size == 0:
         Path(out.name).unlink(missing_ok=True)
-        raise HTTPException(422, "The file is empty.")
+        raise UploadRefused("The file is empty.")
     return Path(out.name)
 
 
@@ -89,5 +95,5 @@ def change(
     """Change a document's access, type, title or date (no re-embedding)."""
     changes = body.model_dump(exclude_none=True, mode="json")
     if not changes:
-        raise HTTPException(422, "Nothing to change: give access, title, doc_type or date.")
+        raise InvalidRequest("Nothing to change: give access, title, doc_type or date.")
     return DocumentOut.of(reclassify(doc_id, changes, settings, library))
