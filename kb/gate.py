@@ -92,6 +92,18 @@ def question_names(question: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def rare_names(
+    library: Library, question: str, access: tuple[Access, ...], rare_idf: float = 4.0
+) -> list[str]:
+    """The question's names that are rare among the passages the caller may see."""
+    snapshot = library.snapshot()
+    return [n for n in question_names(question) if snapshot.rarity(n, access) >= rare_idf]
+
+
+def _mentions(hit: Hit, name: str) -> bool:
+    return bool(stems(name) & searched_stems(hit))
+
+
 def unmatched_names(
     library: Library,
     question: str,
@@ -104,12 +116,10 @@ def unmatched_names(
     names = question_names(question)
     if not names:
         return []
-    mentioned = set().union(*(searched_stems(hit) for hit in hits))
-    snapshot = library.snapshot()
     return [
         name
-        for name in names
-        if not (stems(name) & mentioned) and snapshot.rarity(name, access) >= rare_idf
+        for name in rare_names(library, question, access, rare_idf)
+        if not any(_mentions(hit, name) for hit in hits)
     ]
 
 
@@ -120,10 +130,16 @@ def assess(
     settings: AnswerSettings,
     access: tuple[Access, ...],
 ) -> Verdict:
-    """Whether the passages answer the question, by both checks."""
-    found = evidence(question, hits)
+    """Whether the passages answer the question, by both checks. The evidence is weighed
+    only in passages that mention every rare name of the question: asked about the Swiss
+    work permit, a passage on German Blue Card processing times is close in meaning and a
+    passage listing Swiss nationals among others holds the name, but neither answers."""
     if not hits:
-        return Verdict(evidence=found, answerable=False)
-    missing = unmatched_names(library, question, hits[:_TOP], access, settings.rare_name_idf)
+        return Verdict(evidence=evidence(question, hits), answerable=False)
+    top = hits[:_TOP]
+    names = rare_names(library, question, access, settings.rare_name_idf)
+    missing = [n for n in names if not any(_mentions(hit, n) for hit in top)]
+    naming = [h for h in top if all(_mentions(h, n) for n in names)]
+    found = evidence(question, naming)
     close = found.score(settings.coverage_weight) >= settings.min_evidence
     return Verdict(evidence=found, missing_names=tuple(missing), answerable=close and not missing)

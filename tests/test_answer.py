@@ -157,3 +157,19 @@ def test_a_composer_plugs_in_through_the_protocol(library: Library) -> None:
 
 def test_evidence_is_zero_without_passages() -> None:
     assert evidence("anything", []) == Evidence(similarity=0.0, coverage=0.0)
+
+
+def test_evidence_counts_only_in_passages_that_name_the_rare_name(library: Library) -> None:
+    # The nursing passage answers "how long does recognition take" but never says Zanzibar;
+    # the one passage that says Zanzibar is about referrals. Neither answers the question.
+    question = "How long does recognition of nursing qualifications take in Zanzibar?"
+    settings = library.settings
+    hits = retrieve(library, question, settings.answer, settings.retrieval, access=MEMBERS)
+    assert {h.chunk_id for h in hits[:3]} >= {"nursing-0", "secret-0"}
+    # One passage in three says Zanzibar (idf log(4/2)): rare enough in a library this small.
+    rare = settings.answer.model_copy(update={"rare_name_idf": 0.5})
+    verdict = assess(library, question, hits, rare, MEMBERS)
+    assert verdict.missing_names == () and not verdict.answerable
+    without_the_name = question.replace(" in Zanzibar", "")
+    reply = answer(library, without_the_name, settings.answer, settings.retrieval, access=MEMBERS)
+    assert not reply.abstained and reply.citations[0].doc_id == "nursing"
