@@ -9,9 +9,12 @@ the file is reported, not indexed.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import resource
+import signal
+import sys
 from multiprocessing.connection import Connection
 
 from ingest.prepare import FileTask, PreparedFile, prepare_file
@@ -21,7 +24,15 @@ _STARTUP_SECONDS = 120.0  # a fresh interpreter importing the parsers (2-3 s whe
 _READY = "ready"
 
 
+def die_with_parent() -> None:
+    """Linux: the worker is killed when the ingest that started it dies (a kill -9 must not
+    leave a reader process behind, waiting forever)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _work(conn: Connection, task: FileTask, settings: Settings) -> None:
+    die_with_parent()
     limit = int(settings.parsing.max_worker_mb) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.nice(10)

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ingest.catalogue import CATALOGUE_NAME, Catalogue, read_catalogue
 from ingest.clean import CleanStats
+from ingest.isolation import die_with_parent, prepare_isolated
 from ingest.parse import is_supported
 from ingest.prepare import FileTask, PreparedFile, prepare_file
 from kb.errors import IndexBusy
@@ -201,8 +202,6 @@ def prepare_all(
     Isolated (uploads to a running server), each file is read in a process of its own with
     hard time and memory limits (ingest/isolation.py)."""
     if isolate:
-        from ingest.isolation import prepare_isolated
-
         yield from (prepare_isolated(task, settings) for task in tasks)
         return
     if len(tasks) < _POOL_MIN_FILES:
@@ -210,7 +209,9 @@ def prepare_all(
         return
     # spawn, not fork: this process already runs onnxruntime and Chroma threads.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=die_with_parent
+    ) as pool:
         pending: deque[Future[PreparedFile]] = deque()
         queue = iter(tasks)
         for task in queue:
