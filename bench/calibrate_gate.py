@@ -15,10 +15,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from kb.answer import (  # noqa: E402
-    Evidence,
-    assess,
-)
+from kb.gate import Evidence, evidence  # noqa: E402
 from kb.library import Library  # noqa: E402
 from kb.search import search  # noqa: E402
 from kb.settings import Settings  # noqa: E402
@@ -50,13 +47,10 @@ def main() -> None:
             k=library.settings.answer.passages,
             access=MEMBERS,
         )
-        evidence = assess(item.question, hits)
-        signals.append((item.answerable, evidence))
+        found = evidence(item.question, hits)
+        signals.append((item.answerable, found))
         mark = "answerable  " if item.answerable else "UNANSWERABLE"
-        print(
-            f"{mark} sim {evidence.similarity:.3f} cov {evidence.coverage:.2f}  "
-            f"{item.question[:64]}"
-        )
+        print(f"{mark} sim {found.similarity:.3f} cov {found.coverage:.2f}  {item.question[:64]}")
     total = sum(1 for a, _ in signals if a)
     results = [(_gate(signals, w / 20), w / 20) for w in range(0, 41)]
     for (answered, margin, threshold), weight in results[::4]:

@@ -57,7 +57,8 @@ def _free_name(folder: Path, name: str, taken: set[str]) -> Path:
     candidate, counter = stem, 1
     while slug(candidate) in used:
         counter += 1
-        candidate = f"{stem}-{counter}"
+        # Ids are cut at 80 characters: the counter must fall inside them.
+        candidate = f"{stem[:60]}-{counter}"
     return folder / f"{candidate}{suffix}"
 
 

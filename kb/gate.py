@@ -104,25 +104,6 @@ def _mentions(hit: Hit, name: str) -> bool:
     return bool(stems(name) & searched_stems(hit))
 
 
-def unmatched_names(
-    library: Library,
-    question: str,
-    hits: Sequence[Hit],
-    access: tuple[Access, ...],
-    rare_idf: float = 4.0,
-) -> list[str]:
-    """Names in the question that none of the passages mentions and that are rare among the
-    passages the caller may see."""
-    names = question_names(question)
-    if not names:
-        return []
-    return [
-        name
-        for name in rare_names(library, question, access, rare_idf)
-        if not any(_mentions(hit, name) for hit in hits)
-    ]
-
-
 def assess(
     library: Library,
     question: str,

@@ -28,7 +28,6 @@ from kb.types import (
     Access,
     Chunk,
     Document,
-    Hit,
     IndexedChunk,
     Page,
     ParsedDocument,
@@ -43,6 +42,7 @@ class Library:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._checked = 0.0
         self._generation = -1
         self._documents: dict[str, Document] = {}
@@ -76,15 +76,21 @@ class Library:
         self._checked = 0.0
 
     def snapshot(self) -> snapshots.Snapshot:
-        """The keyword index and vectors of the current generation."""
+        """The keyword index and vectors of the current generation (or a newer one). Built
+        under a lock of its own, so listing documents or checking health never waits for it."""
         self._refresh()
-        with self._lock:
-            if self._snapshot is None or self._snapshot.generation != self._generation:
+        current = self._snapshot
+        if current is not None and current.generation >= self._generation:
+            return current
+        with self._build_lock:
+            current = self._snapshot
+            if current is None or current.generation < self._generation:
                 retrieval = self.settings.retrieval
-                self._snapshot = snapshots.load_or_build(
+                current = snapshots.load_or_build(
                     self._store, self.settings.data_dir, (retrieval.bm25_k1, retrieval.bm25_b)
                 )
-            return self._snapshot
+                self._snapshot = current
+            return current
 
     def document_map(self, access: Sequence[Access] = EVERYONE) -> dict[str, Document]:
         """The committed documents the caller may see, by id."""
@@ -141,12 +147,6 @@ class Library:
             return self._store.dense_search(vector, k, filters, access)
         # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
         return self.snapshot().dense_search(vector, k, filters, access)
-
-    def visible(self, hits: list[Hit], access: Sequence[Access]) -> list[Hit]:
-        """Hits of committed documents the caller may still see (a document whose access
-        changed a moment ago drops out even before the snapshot follows)."""
-        documents = self.document_map(access)
-        return [h for h in hits if h.citation.doc_id in documents]
 
     # -- writing (ingest holds the write lock) -------------------------------------------
 

@@ -25,7 +25,7 @@ import numpy as np
 from bm25s.tokenization import Tokenizer
 
 from kb.store import Store
-from kb.text import STOP_WORDS, WORD_PATTERN, index_text, stem
+from kb.text import STOP_WORDS, WORD_PATTERN, index_text, stem, terms
 from kb.types import MEMBERS, Access, IndexedChunk, SearchFilters
 
 
@@ -126,12 +126,10 @@ class Snapshot:
         for piece in re.findall(r"\w\w+", word.lower()):
             if piece in STOP_WORDS:
                 continue
-            ids = self._tokenizer.tokenize(
-                [piece], update_vocab=False, return_as="ids", show_progress=False
-            )
-            token = ids[0][0] if ids and ids[0] else 0
+            ids = self._token_ids(piece)
+            token = ids[0] if ids else None
             frequency = 0
-            if token:  # 0: a word bm25s has never seen
+            if token is not None:  # None: a word the index has never seen
                 indptr = self._bm25.scores["indptr"]
                 rows = self._bm25.scores["indices"][indptr[token] : indptr[token + 1]]
                 frequency = int(mask[rows].sum())
@@ -143,17 +141,22 @@ class Snapshot:
         may see (zeros for the rest, and when no query word is indexed). Scored once per
         query: the top passages and the fused candidates both read it."""
         scores = np.zeros(len(self.chunks), dtype=np.float32)
-        ids = self._tokenizer.tokenize(
-            [query], update_vocab=False, return_as="ids", show_progress=False
-        )
-        if not self.chunks or not ids or not any(ids[0]):
+        ids = self._token_ids(query)
+        if not self.chunks or not ids:
             return scores
         if Access.members in access or self._public is None:
-            full: np.ndarray = self._bm25.get_scores(ids[0])
+            full: np.ndarray = self._bm25.get_scores(ids)
             return full
         index, rows = self._public
-        scores[rows] = index.get_scores(ids[0])
+        scores[rows] = index.get_scores(ids)
         return scores
+
+    def _token_ids(self, text: str) -> list[int]:
+        """The index's ids of a text's terms, unknown ones left out. Read-only: bm25s's own
+        tokenize() remembers every new query word even with update_vocab=False, so a server
+        answering arbitrary queries would grow without end."""
+        known: dict[str, int] = self._tokenizer.stem_to_sid
+        return [known[term] for term in terms(text) if term in known]
 
     def scores_of(self, scores: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
         """Per-chunk values of a score array, for the chunks of this snapshot."""
@@ -215,15 +218,16 @@ class Snapshot:
         try:
             with (folder / "index.pkl").open("rb") as f:
                 index = pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            return None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError,
+                ImportError, IndexError, KeyError):  # fmt: skip
+            return None  # damaged or foreign: rebuilt by the caller
         return index if isinstance(index, Snapshot) else None
 
 
 # Bumped when what a snapshot pickles changes shape (v2: chunks carry acronym aliases; v3:
-# one normaliser for BM25 and the gate, dates as dt.date), so a new release never unpickles
-# an old release's objects.
-_FORMAT = 3
+# one normaliser for BM25 and the gate, dates as dt.date; v4: a BM25 index of the public
+# passages), so a new release never unpickles an old release's objects.
+_FORMAT = 4
 
 
 def _folder(data_dir: Path, generation: int, bm25: tuple[float, float]) -> Path:

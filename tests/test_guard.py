@@ -84,9 +84,26 @@ def test_the_chats_actions_share_the_address_limit(tmp_path: Path) -> None:
 
 def test_the_chat_takes_no_uploads(tmp_path: Path) -> None:
     client, tokens = _client(tmp_path)
-    for path in ("/ui/gradio_api/upload", "/ui/upload"):
+    for path in (
+        "/ui/gradio_api/upload",
+        "/ui/upload",
+        "/ui/gradio_api/process_recording",
+        "/ui/gradio_api/stream/abc",
+        "/ui/gradio_api/vibe-edit",
+        "/ui/gradio_api/component_server",
+    ):
         response = client.post(path, files={"files": ("x.pdf", b"%PDF-1.4")})
         assert response.status_code == 403 and "no files" in response.json()["detail"]
+        assert response.headers["Connection"] == "close"
+
+
+def test_two_keys_in_one_request_are_refused(tmp_path: Path) -> None:
+    client, tokens = _client(tmp_path)
+    both = [("Authorization", f"Bearer {tokens['member']}"), ("X-API-Key", tokens["staff"])]
+    twice = [("X-API-Key", tokens["member"]), ("X-API-Key", tokens["staff"])]
+    for headers in (both, twice):
+        response = client.get("/api/x", headers=headers)
+        assert response.status_code == 401 and "one API key" in response.json()["detail"]
 
 
 def test_uploads_are_refused_before_their_body_is_read(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from kb import snapshot as snapshots
 from kb.settings import Settings
 from kb.store import Store, filter_clause
+from kb.text import index_text
 from kb.types import (
     EVERYONE,
     MEMBERS,
@@ -148,3 +149,17 @@ def test_anonymous_bm25_scores_ignore_members_only_passages(
     # ...while members are scored over everything they may read.
     member = snapshot.bm25(query, MEMBERS)
     assert member[public] != pytest.approx(anonymous[public])
+
+
+def test_queries_never_grow_the_vocabulary(store_and_snapshot: tuple[Store, Settings]) -> None:
+    store, settings = store_and_snapshot
+    snapshot = snapshots.load_or_build(store, settings.data_dir)
+    tokenizer = snapshot._tokenizer
+    text = index_text(snapshot.chunks[0].title, None, snapshot.chunks[0].chunk.text)
+    expected = tokenizer.tokenize([text], update_vocab=False, return_as="ids", show_progress=False)
+    assert snapshot._token_ids(text) == expected[0]
+    before = {name: len(v) for name, v in vars(tokenizer).items() if isinstance(v, dict)}
+    for i in range(200):
+        snapshot.bm25(f"zxq{i} unheard-of words {i * 7919}", EVERYONE)
+        snapshot.rarity(f"Qwzx{i}", EVERYONE)
+    assert {name: len(v) for name, v in vars(tokenizer).items() if isinstance(v, dict)} == before

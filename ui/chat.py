@@ -40,7 +40,12 @@ CSS = """
 """
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:])")
+# Every ASCII punctuation that Markdown, HTML or the chat's KaTeX ($...$) could read.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$^%@])")
+
+
+# Library text is never LaTeX: a crafted "$$...$$" must not be typeset.
+NO_LATEX: dict[str, Any] = {"latex_delimiters": []}
 
 
 def md(text: str | None) -> str:
@@ -166,7 +171,7 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
         links = links_for(caller)
         history = [
             *history,
-            {"role": "user", "content": request.question},
+            {"role": "user", "content": md(request.question)},
             {"role": "assistant", "content": answer_markdown(reply)},
         ]
         data = ask_response(reply, links).model_dump(mode="json")
@@ -217,7 +222,7 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
             "each quote links to its source."
         )
         with gr.Row():
-            role = gr.Markdown(role_markdown(Caller()), elem_id="role")
+            role = gr.Markdown(role_markdown(Caller()), elem_id="role", **NO_LATEX)
             key = gr.Textbox(
                 placeholder="Members: paste your API key",
                 type="password",
@@ -242,7 +247,7 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
         with gr.Tab("Ask"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    chat = gr.Chatbot(elem_id="chat", height=480, label="Answers")
+                    chat = gr.Chatbot(elem_id="chat", height=480, label="Answers", **NO_LATEX)
                     with gr.Row():
                         question = gr.Textbox(
                             placeholder="Ask about the library…",
@@ -254,7 +259,7 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
                     gr.Examples(EXAMPLES, inputs=question)
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
-                    cited = gr.Markdown("Citations appear here.", elem_id="citations")
+                    cited = gr.Markdown("Citations appear here.", elem_id="citations", **NO_LATEX)
             with gr.Accordion("Answer data (JSON: chunk ids and offsets)", open=False):
                 answer_data = gr.JSON(elem_id="answer-data")
             for trigger in (ask_button.click, question.submit):
@@ -269,13 +274,13 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
                     placeholder="Search passages…", show_label=False, elem_id="query", scale=5
                 )
                 find_button = gr.Button("Find", variant="primary", elem_id="find", scale=1)
-            found = gr.Markdown(elem_id="sources")
+            found = gr.Markdown(elem_id="sources", **NO_LATEX)
             with gr.Accordion("Result data (JSON: chunk ids and offsets)", open=False):
                 found_data = gr.JSON(elem_id="sources-data")
             for trigger in (find_button.click, query.submit):
                 trigger(find, [query, session, *filters], [found, found_data])
         with gr.Tab("Library"):
-            table = gr.Markdown(elem_id="library")
+            table = gr.Markdown(elem_id="library", **NO_LATEX)
         blocks.load(catalogue, session, table)
         for trigger in (sign_in_button.click, key.submit):
             trigger(sign_in, key, [session, role, key]).then(catalogue, session, table)

@@ -11,7 +11,7 @@ is read into memory before it decides.
 - A body larger than the route allows is refused with 413 before it is read: uploads up to
   the upload limit, staff only (checked before the body); any other request up to
   `max_request_kb`.
-- The chat takes no files: its upload route is closed.
+- The chat takes no files: of gradio's POST routes only the chat's actions are open.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 _WINDOW = 60.0
 _UPLOAD_PATH = "/api/documents"
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the catalogue fields beside the file
-_CHAT_UPLOADS = ("/ui/gradio_api/upload", "/ui/upload")
+# The chat's own actions; every other POST gradio offers (uploads, recordings, streams, its
+# editing tools) is closed: this chat takes no files.
+_CHAT_ACTIONS = ("queue/join", "run/", "api/", "call/", "cancel", "reset")
+_CHAT_ACTION_KB = 1024  # a long conversation travels with every question
+_AUTH_HEADERS = (b"authorization", b"x-api-key")
 
 
 class MalformedAuthorization(InvalidKey):
@@ -111,7 +115,8 @@ class Guard:
         try:
             limit = self._check(scope)
         except Refusal as e:
-            await _respond(send, e.status, e.detail, e.headers)
+            # Closing the connection: a refused upload's body is not read, then or later.
+            await _respond(send, e.status, e.detail, {**e.headers, "Connection": "close"})
             return
         started = False
 
@@ -131,11 +136,15 @@ class Guard:
         """Refuse what can be refused from the headers; the body limit of the rest."""
         path: str = scope["path"]
         method: str = scope["method"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = [(k.lower(), v) for k, v in scope["headers"]]
+        if sum(k in _AUTH_HEADERS for k, _ in raw) > 1:  # which key would count? refuse
+            raise Refusal(401, "Send one API key, in one header.", {"WWW-Authenticate": "Bearer"})
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
         api = path.startswith("/api/")
-        if path.startswith(_CHAT_UPLOADS):
+        chat_post = path.startswith("/ui/") and method == "POST"
+        if chat_post and not _is_chat_action(path):
             raise Refusal(403, "The chat takes no files; staff upload with POST /api/documents.")
-        if api or (path.startswith("/ui/") and method == "POST"):
+        if api or chat_post:
             self._count_address(scope, keyed=api and _has_key(headers))
         caller = self._caller(headers) if api else Caller()
         if caller.role is not Role.anonymous:
@@ -146,6 +155,8 @@ class Guard:
             if not caller.role.may_edit:
                 raise Refusal(403, "Only staff and admins may change the library.")
             limit = int(self._settings.max_upload_mb * 1024 * 1024) + _FORM_OVERHEAD
+        elif chat_post:
+            limit = max(_CHAT_ACTION_KB, int(self._settings.max_request_kb)) * 1024
         else:
             limit = int(self._settings.max_request_kb * 1024)
         length = headers.get("content-length", "")
@@ -179,6 +190,11 @@ class Guard:
             limit, retry = over
             detail = f"Too many requests: at most {limit} a minute. Try again in {retry} s."
             raise Refusal(429, detail, {"Retry-After": str(retry)})
+
+
+def _is_chat_action(path: str) -> bool:
+    rest = path.removeprefix("/ui").removeprefix("/gradio_api").lstrip("/")
+    return rest.startswith(_CHAT_ACTIONS)
 
 
 def _has_key(headers: dict[str, str]) -> bool:
