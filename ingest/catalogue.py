@@ -1,7 +1,8 @@
 """The library's catalogue: `catalogue.csv` beside the files, one row per file.
 
-Columns: path, title, doc_type, date, url, language, access. A file without a row gets
-its metadata inferred from the file itself.
+Columns: path, title, doc_type, date, url, language, access, and optionally publisher (the
+issuing body) and authors (separated by semicolons), which references need. A file without a
+row gets its metadata inferred from the file itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 from kb.types import Access, DocType
 
 CATALOGUE_NAME = "catalogue.csv"
-COLUMNS = ("path", "title", "doc_type", "date", "url", "language", "access")
+COLUMNS = (
+    "path", "title", "doc_type", "date", "url", "language", "access", "publisher", "authors"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Entry:
     url: str | None = None
     language: str | None = None
     access: Access | None = None
+    publisher: str | None = None
+    authors: str | None = None
 
 
 @dataclass
@@ -57,6 +62,8 @@ def _row_entry(row: dict[str, str], where: str) -> Entry:
             url=value("url"),
             language=value("language"),
             access=Access(access) if access else None,
+            publisher=value("publisher"),
+            authors=value("authors"),
         )
     except ValueError as e:
         allowed = ", ".join(t.value for t in DocType)

@@ -185,6 +185,8 @@ class _Run:
                 "url": entry.url,
                 "language": entry.language,
                 "access": entry.access,
+                "publisher": entry.publisher,
+                "authors": entry.authors,
             }
             if doc.doc_id.startswith("item-"):
                 wanted.update(title=None, date=None)  # items keep their own title and date

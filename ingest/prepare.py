@@ -85,6 +85,8 @@ def build_documents(
         access=entry.access or Access.public,
         source=str(path.resolve()),
         url=entry.url,
+        publisher=entry.publisher,
+        authors=entry.authors,
         content_type=raw.content_type,
         file_hash=digest,
         pages=sum(1 for p in raw.pages if p.number),

@@ -31,3 +31,16 @@ class ParseError(KBError):
 
 class IndexBusy(KBError):
     """Another ingest run holds the write lock."""
+
+
+class BriefNotFound(KBError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"No {what} of yours with that id.")
+
+
+class QuoteNotFound(KBError):
+    """A quote that is not verbatim in the stored page text."""
+
+
+class BriefFull(KBError):
+    """A brief at its excerpt limit."""

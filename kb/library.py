@@ -124,6 +124,18 @@ class Library:
         self.document(doc_id, access)
         return self._store.pages(doc_id)
 
+    def chunk(self, chunk_id: str, access: Sequence[Access] = EVERYONE) -> IndexedChunk | None:
+        """One passage by id, if the caller may see its document."""
+        found = self.snapshot().chunk(chunk_id)
+        if found is None or found.chunk.doc_id not in self.document_map(access):
+            return None
+        return found
+
+    def document_chunks(self, doc_id: str, access: Sequence[Access] = EVERYONE) -> list[Chunk]:
+        """A document's passages in reading order (none if the caller may not see it)."""
+        self.document(doc_id, access)
+        return [c.chunk for c in self.snapshot().document_chunks(doc_id)]
+
     def chunk_count(self, access: Sequence[Access] = EVERYONE) -> int:
         return self._store.chunk_count(access)
 

@@ -156,6 +156,13 @@ class AnswerSettings(_Group):
         )
 
 
+class BriefSettings(_Group):
+    max_excerpts: int = Field(200, ge=1, description="Excerpts one brief may hold.")
+    style: Literal["chicago", "apa"] = Field(
+        "chicago", description="Reference style of exported briefs (Chicago author-date, APA)."
+    )
+
+
 class ServerSettings(_Group):
     requests_per_minute: int = Field(
         120, ge=1, description="API requests per minute from one address without a key."
@@ -194,6 +201,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     server: ServerSettings = ServerSettings()
+    briefs: BriefSettings = BriefSettings()
 
 
 def load_settings(**overrides: object) -> Settings:

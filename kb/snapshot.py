@@ -111,6 +111,15 @@ class Snapshot:
             mask &= (self._date <= _day(filters.date_to)) & (self._date > 0)
         return mask
 
+    def chunk(self, chunk_id: str) -> IndexedChunk | None:
+        row = self._row.get(chunk_id)
+        return None if row is None else self.chunks[row]
+
+    def document_chunks(self, doc_id: str) -> list[IndexedChunk]:
+        """A document's chunks in page and offset order."""
+        found = [c for c in self.chunks if c.chunk.doc_id == doc_id]
+        return sorted(found, key=lambda c: (c.chunk.page or 0, c.chunk.start))
+
     def similarity(self, chunk_id: str, vector: np.ndarray) -> float | None:
         row = self._row.get(chunk_id)
         return None if row is None else float(self.vectors[row] @ vector)

@@ -66,6 +66,10 @@ class Document(_Frozen):
     access: Access = Access.public
     source: str = Field(description="The file the document came from.")
     url: str | None = Field(None, description="The original public address, when known.")
+    publisher: str | None = Field(
+        None, description="The issuing body (MPF/ICMPD, EMN/OECD, European Union...)."
+    )
+    authors: str | None = Field(None, description="Authors, separated by semicolons.")
     content_type: str = "text/plain"
     file_hash: str = Field("", description="sha256 of the source file, for change detection.")
     pages: int = Field(0, description="Physical pages (0 for files without pages).")

@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from kb.errors import KBError
 from kb.keys import Role
@@ -243,3 +250,78 @@ def filters_from(
         "language": list(languages or ()),
     }
     return parse(SearchFilters, **fields)
+
+
+# -- briefs --------------------------------------------------------------------------------
+
+Note = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")]
+
+
+class BriefCreate(_Request):
+    title: Title
+
+
+class ExcerptCreate(_Request):
+    """A passage span as citations give it (`chunk_id`, `start`, `end`: offsets in the page
+    text), or a quote on a page (`doc_id`, `page`, `quote`: found verbatim or refused)."""
+
+    chunk_id: str | None = Field(None, max_length=100)
+    start: int | None = Field(None, ge=0)
+    end: int | None = Field(None, ge=1)
+    doc_id: str | None = Field(None, max_length=200)
+    page: int | None = Field(None, ge=1)
+    quote: str | None = Field(None, min_length=1, max_length=MAX_QUERY_CHARS * 5)
+    note: Note = ""
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> ExcerptCreate:
+        span = self.chunk_id is not None and self.start is not None and self.end is not None
+        quoted = self.doc_id is not None and self.quote is not None
+        if span == quoted:
+            raise ValueError("give either chunk_id, start and end, or doc_id, page and quote")
+        if span and self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class ExcerptChange(_Request):
+    note: Note | None = None
+    position: int | None = Field(None, ge=1, description="1-based; the others shift.")
+
+
+class ExcerptOut(BaseModel):
+    excerpt_id: str
+    position: int
+    quote: str
+    note: str
+    doc_id: str
+    title: str | None = Field(description="None when the document is no longer available.")
+    doc_type: DocType | None
+    date: dt.date | None = Field(description="The document's date: the excerpt is as of then.")
+    page: int | None
+    page_label: str | None
+    chunk_id: str
+    start: int
+    end: int
+    status: str = Field(description="ok, moved (re-anchored), gone or unavailable.")
+    reason: str = ""
+    url: str | None
+
+
+class BriefOut(BaseModel):
+    brief_id: str
+    title: str
+    created: dt.datetime
+    updated: dt.datetime
+    excerpts: list[ExcerptOut]
+
+
+class BriefSummary(BaseModel):
+    brief_id: str
+    title: str
+    excerpts: int
+    updated: dt.datetime
+
+
+class BriefList(BaseModel):
+    briefs: list[BriefSummary]

@@ -17,10 +17,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ingest.curation import UploadRefused
-from kb.errors import DocumentNotFound, EmptyIndex, IndexBusy, KBError
+from kb.briefs import BriefStore
+from kb.errors import (
+    BriefFull,
+    BriefNotFound,
+    DocumentNotFound,
+    EmptyIndex,
+    IndexBusy,
+    KBError,
+    QuoteNotFound,
+)
 from kb.keys import InvalidKey, KeyStore
 from kb.library import Library
 from kb.settings import Settings
+from ui.api.briefs import router as briefs_router
 from ui.api.guard import Guard
 from ui.api.routes import router
 from ui.api.staff import router as staff_router
@@ -42,6 +52,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     for error, status in (
         (DocumentNotFound, 404),
+        (BriefNotFound, 404),
+        (QuoteNotFound, 422),
+        (BriefFull, 422),
         (InvalidKey, 401),
         (EmptyIndex, 409),
         (IndexBusy, 409),
@@ -110,9 +123,11 @@ def create_app(
     app.state.settings = settings
     app.state.library = library or Library(settings)
     app.state.keys = KeyStore(settings.data_dir)
+    app.state.briefs = BriefStore(settings.data_dir, settings.briefs.max_excerpts)
     app.add_middleware(Guard, settings=settings.server, keys=app.state.keys)
     app.include_router(router)
     app.include_router(staff_router)
+    app.include_router(briefs_router)
     _error_handlers(app)
 
     @app.get("/", include_in_schema=False)
