@@ -20,6 +20,14 @@ from ui.links import Links
 
 STYLES = {"chicago": "chicago-author-date", "apa": "apa"}
 FORMATS = ("md", "docx", "csl-json", "ris", "bibtex")
+REFERENCE_FORMATS = ("csl-json", "ris", "bibtex")
+MEDIA_TYPES = {  # format: (media type, file suffix)
+    "md": ("text/markdown; charset=utf-8", "md"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    "csl-json": ("application/vnd.citationstyles.csl+json", "json"),
+    "ris": ("application/x-research-info-systems", "ris"),
+    "bibtex": ("application/x-bibtex; charset=utf-8", "bib"),
+}
 # The nearest CSL type for each kind of publication in the library.
 CSL_TYPES = {
     DocType.policy_brief: "report",
@@ -232,14 +240,28 @@ def export_brief(
         if check.status in ("ok", "moved") and doc is not None:
             cited.setdefault(doc.doc_id, doc)
     items = csl_json(list(cited.values()), links)
+    if fmt in REFERENCE_FORMATS:
+        return references(fmt, items)
     if fmt == "md":
         return brief_markdown(brief, checked, docs, items, style).encode()
     if fmt == "docx":
         return brief_docx(brief, checked, docs, items, style)
+    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def references(fmt: str, items: Sequence[dict[str, Any]]) -> bytes:
+    """References for a reference manager, in one of REFERENCE_FORMATS."""
     if fmt == "csl-json":
-        return json.dumps(items, ensure_ascii=False, indent=2).encode()
+        return json.dumps(list(items), ensure_ascii=False, indent=2).encode()
     if fmt == "ris":
         return ris(items).encode()
     if fmt == "bibtex":
         return bibtex(items).encode()
-    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(REFERENCE_FORMATS)}")
+
+
+def download(body: bytes, fmt: str, name: str) -> tuple[bytes, str, dict[str, str]]:
+    """(body, media type, headers) of a file to download."""
+    media, suffix = MEDIA_TYPES[fmt]
+    stem = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:60] or "export"
+    return body, media, {"Content-Disposition": f'attachment; filename="{stem}.{suffix}"'}

@@ -32,10 +32,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     corpus = tmp / "corpus"
     corpus.mkdir()
     (corpus / "report.md").write_text(REPORT)
+    (corpus / "minutes.md").write_text("# Minutes\n\nThe Quillback referral protocol was agreed.\n")
     (corpus / "catalogue.csv").write_text(
         "path,title,doc_type,date,url,language,access,publisher,authors\n"
         "report.md,Seasonal work report,study,2024-05-02,https://example.org/report,en,public,"
         "Migration Partnership Facility (ICMPD),\n"
+        "minutes.md,Working group minutes,conference_report,2025-02-01,,en,members,"
+        'EU Labour Migration Practitioners\' Network,"Doe, Jane; Roe, Rick"\n'
     )
     settings = make_settings(tmp, server=ServerSettings(requests_per_minute=100_000))
     assert run([corpus], settings, progress=False).failed == []
@@ -248,3 +251,41 @@ def test_the_cli_keeps_a_local_brief(
     assert out.stat().st_size > 0 and out.read_bytes()[:2] == b"PK"
     ris = runner.invoke(cli, ["brief", "export", brief, "--format", "ris"]).output
     assert "TI  - Engaging the private sector is crucial" in ris
+
+
+def test_references_for_the_library_and_for_a_search(setup: tuple) -> None:
+    import bibtexparser
+    import rispy
+
+    client, tokens, _ = setup
+    anonymous = rispy.loads(client.get("/api/documents", params={"format": "ris"}).text)
+    assert [e["title"] for e in anonymous] == ["Seasonal work report"]  # members-only left out
+    member = client.get("/api/documents", params={"format": "bibtex"}, headers=tokens["ben"]).text
+    entries = {e["title"].strip("{}"): e for e in bibtexparser.parse_string(member).entries}
+    assert set(entries) == {"Seasonal work report", "Working group minutes"}
+    assert entries["Working group minutes"]["author"] == "Doe, Jane and Roe, Rick"
+    found = client.post(
+        "/api/search/references",
+        params={"format": "csl-json"},
+        json={"query": "housing standards for seasonal workers"},
+    )
+    assert found.status_code == 200
+    assert [item["id"] for item in found.json()] == ["report"]
+    assert found.headers["content-type"].startswith("application/vnd.citationstyles.csl+json")
+
+
+def test_an_excerpt_its_reader_may_no_longer_see_is_withheld(setup: tuple) -> None:
+    from kb.briefs import anchor_quote, recheck
+    from kb.types import EVERYONE, MEMBERS
+
+    client, tokens, _ = setup
+    library = client.app.state.library  # type: ignore[attr-defined]
+    anchor = anchor_quote(library, "minutes", None, "The Quillback referral protocol", MEMBERS)
+    store = client.app.state.briefs  # type: ignore[attr-defined]
+    brief = store.create("someone", "Minutes")
+    excerpt = store.add("someone", brief.brief_id, anchor)
+    assert recheck(library, excerpt, MEMBERS).status == "ok"
+    withheld = recheck(library, excerpt, EVERYONE)
+    assert withheld.status == "unavailable" and "no longer available" in withheld.reason
+    with pytest.raises(Exception, match="No document"):
+        anchor_quote(library, "minutes", None, "The Quillback referral protocol", EVERYONE)

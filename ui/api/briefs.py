@@ -22,17 +22,10 @@ from ui.contracts import (
     ExcerptCreate,
     ExcerptOut,
 )
-from ui.exports import export_brief
+from ui.exports import download, export_brief
 from ui.links import Links
 
 router = APIRouter(prefix="/api/briefs", responses=ERRORS, tags=["briefs"])
-_MEDIA = {
-    "md": ("text/markdown; charset=utf-8", "md"),
-    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
-    "csl-json": ("application/vnd.citationstyles.csl+json", "json"),
-    "ris": ("application/x-research-info-systems", "ris"),
-    "bibtex": ("application/x-bibtex; charset=utf-8", "bib"),
-}
 
 
 def get_briefs(request: Request) -> BriefStore:
@@ -198,10 +191,5 @@ def export(
     brief, checked = checked_brief(library, store, owner.name or "", brief_id, owner.role.access)
     docs = library.document_map(owner.role.access)
     body = export_brief(format, brief, checked, docs, links, style or settings.briefs.style)
-    media, suffix = _MEDIA[format]
-    name = "".join(c if c.isalnum() else "-" for c in brief.title).strip("-")[:60] or "brief"
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{suffix}"'},
-    )
+    content, media, headers = download(body, format, brief.title)
+    return Response(content, media_type=media, headers=headers)

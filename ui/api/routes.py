@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from kb.answer import answer
 from kb.errors import DocumentNotFound
@@ -36,6 +36,7 @@ from ui.contracts import (
     filters_from,
     search_response,
 )
+from ui.exports import MEDIA_TYPES, REFERENCE_FORMATS, csl_json, download, references
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
@@ -83,23 +84,54 @@ def ask(
     return ask_response(found, links)
 
 
-@router.get("/documents", response_model=DocumentList)
+_REFERENCES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MEDIA_TYPES[f][0].split(";")[0]: {} for f in REFERENCE_FORMATS}}
+}
+
+
+@router.get("/documents", response_model=DocumentList, responses=_REFERENCES)
 def documents(
     library: LibraryDep,
     access: AccessDep,
+    links: LinksDep,
     doc_type: Annotated[list[DocType] | None, Query()] = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     language: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> DocumentList:
+    format: Annotated[
+        Literal["json", "csl-json", "ris", "bibtex"],
+        Query(description="json: this listing; or its page as references for a manager."),
+    ] = "json",
+) -> DocumentList | Response:
     # A backwards date range is a 422 (InvalidRequest) like any other bad field.
     filters = filters_from(doc_type or (), date_from, date_to, language or ())
     docs = library.documents(access, filters)
-    return DocumentList(
-        documents=[DocumentOut.of(d) for d in docs[offset : offset + limit]], total=len(docs)
-    )
+    page = docs[offset : offset + limit]
+    if format != "json":
+        body = references(format, csl_json(page, links))
+        content, media, headers = download(body, format, "library")
+        return Response(content, media_type=media, headers=headers)
+    return DocumentList(documents=[DocumentOut.of(d) for d in page], total=len(docs))
+
+
+@router.post("/search/references", response_class=Response, responses=_REFERENCES)
+def search_references(
+    body: SearchRequest,
+    library: LibraryDep,
+    settings: SettingsDep,
+    access: AccessDep,
+    links: LinksDep,
+    format: Annotated[Literal["csl-json", "ris", "bibtex"], Query()] = "csl-json",
+) -> Response:
+    """The documents a search finds, best first, as references for a reference manager."""
+    hits = search_library(library, body.query, settings.retrieval, body.k, body.filters, access)
+    documents = library.document_map(access)
+    found = list(dict.fromkeys(h.citation.doc_id for h in hits))
+    items = csl_json([documents[d] for d in found if d in documents], links)
+    content, media, headers = download(references(format, items), format, body.query)
+    return Response(content, media_type=media, headers=headers)
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut)
