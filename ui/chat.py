@@ -5,19 +5,20 @@ reach the user as gr.Error messages."""
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from typing import Any
 
 import gradio as gr
 
 from kb.answer import answer as answer_question
+from kb.briefs import BriefStore
 from kb.errors import KBError
 from kb.keys import Caller, InvalidKey, KeyStore, Role
 from kb.library import Library
 from kb.search import search
 from kb.settings import Settings
 from kb.types import Answer, DocType, Hit, Reference
+from ui.chat_brief import FORMAT_CHOICES, BriefBasket, anchors_from, brief_view, excerpt_choices
 from ui.contracts import (
     AskRequest,
     SearchRequest,
@@ -28,6 +29,7 @@ from ui.contracts import (
     search_response,
 )
 from ui.links import Links
+from ui.markdown import NO_LATEX, md
 
 EXAMPLES = [
     "What did the pilot projects learn about engaging the private sector?",
@@ -38,22 +40,6 @@ CSS = """
 #citations blockquote { margin: 0.3em 0 0.6em 0; border-left: 3px solid #8aa; padding-left: 0.6em; }
 #citations { max-height: 640px; overflow-y: auto; }
 """
-
-
-# Every ASCII punctuation that Markdown, HTML or the chat's KaTeX ($...$) could read.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$^%@])")
-
-
-# Library text is never LaTeX: a crafted "$$...$$" must not be typeset.
-NO_LATEX: dict[str, Any] = {"latex_delimiters": []}
-
-
-def md(text: str | None) -> str:
-    """Text from the library (titles, quotes, sections, page labels: whatever a file says)
-    shown as text, never as Markdown or HTML: a crafted heading must not load an image or a
-    link. Line breaks become spaces, so nothing starts a block of its own."""
-    flat = " ".join((text or "").split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
 def _label(ref: Reference, with_page: bool = True) -> str:
@@ -114,6 +100,15 @@ def sources_markdown(hits: list[Hit], links: Links) -> str:
     return "\n\n".join(blocks)
 
 
+def _picks(choices: list[tuple[str, str]] | None) -> Any:
+    """The "Add to brief" boxes for the sources just shown (none ticked)."""
+    return (
+        gr.CheckboxGroup(choices=choices or [], value=[])
+        if choices is not None
+        else gr.CheckboxGroup(value=[])
+    )
+
+
 def role_markdown(caller: Caller) -> str:
     if caller.role is Role.anonymous:
         return "Browsing as **anonymous**: public documents only."
@@ -121,7 +116,11 @@ def role_markdown(caller: Caller) -> str:
     return f"Signed in as {who}: public and members-only documents."
 
 
-def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Blocks:
+def build_chat(
+    library: Library, keys: KeyStore, settings: Settings, briefs: BriefStore
+) -> gr.Blocks:
+    basket = BriefBasket(library, briefs, settings)
+
     def links_for(caller: Caller) -> Links:
         """Links relative to the server, so they work whichever address the page was opened
         at; signed for a signed-in reader, whose browser sends no API key."""
@@ -153,7 +152,7 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
         date_from: str,
         date_to: str,
         languages: list[str],
-    ) -> tuple[list[dict[str, Any]], str, str, dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], str, str, dict[str, Any], Any]:
         caller = who(session_key)
         try:
             filters = filters_from(types, date_from, date_to, languages)
@@ -175,7 +174,8 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
             {"role": "assistant", "content": answer_markdown(reply)},
         ]
         data = ask_response(reply, links).model_dump(mode="json")
-        return history, citations_markdown(reply, links), "", data
+        picks = [(f"[{c.n}] {c.quote[:90]}", str(i)) for i, c in enumerate(reply.citations)]
+        return history, citations_markdown(reply, links), "", data, _picks(picks)
 
     def find(
         query: str,
@@ -184,7 +184,7 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
         date_from: str,
         date_to: str,
         languages: list[str],
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, dict[str, Any], Any]:
         caller = who(session_key)
         try:
             filters = filters_from(types, date_from, date_to, languages)
@@ -201,7 +201,76 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
             raise gr.Error(str(e)) from e
         links = links_for(caller)
         data = search_response(request.query, hits, links).model_dump(mode="json")
-        return sources_markdown(hits, links), data
+        picks = [
+            (f"{h.citation.title[:40]}{f' p. {h.citation.page}' if h.citation.page else ''}: "
+             f"{' '.join(h.text.split())[:70]}", str(i))
+            for i, h in enumerate(hits)
+        ]  # fmt: skip
+        return sources_markdown(hits, links), data, _picks(picks)
+
+    def show_brief(session_key: str | None, state: dict[str, Any]) -> tuple[Any, ...]:
+        caller = who(session_key)
+        brief, checked = basket.load(caller, state)
+        view = brief_view(brief, checked, library, caller)
+        choices = gr.Dropdown(choices=excerpt_choices(brief), value=None)
+        return state, view, choices, brief.title
+
+    def add(key: str) -> Any:
+        def handler(
+            picks: list[str], data: dict[str, Any], session_key: str | None, state: dict[str, Any]
+        ) -> tuple[Any, ...]:
+            caller = who(session_key)
+            anchors = anchors_from(data, picks, key, caller, library)
+            if not anchors:
+                raise gr.Error("Tick the sources to add first.")
+            try:
+                basket.add(caller, state, anchors)
+            except KBError as e:
+                raise gr.Error(str(e)) from e
+            gr.Info(f"Added {len(anchors)} excerpt(s) to the brief.")
+            return (*show_brief(session_key, state), _picks(None))
+
+        return handler
+
+    def change(action: str) -> Any:
+        def handler(
+            excerpt_id: str | None, note: str, session_key: str | None, state: dict[str, Any]
+        ) -> tuple[Any, ...]:
+            caller = who(session_key)
+            if not excerpt_id:
+                raise gr.Error("Pick an excerpt first.")
+            try:
+                if action == "up":
+                    basket.move(caller, state, excerpt_id, -1)
+                elif action == "down":
+                    basket.move(caller, state, excerpt_id, +1)
+                elif action == "note":
+                    basket.update(caller, state, excerpt_id, note=note.strip()[:4000])
+                else:
+                    basket.remove(caller, state, excerpt_id)
+            except KBError as e:
+                raise gr.Error(str(e)) from e
+            state_, view, _, title = show_brief(session_key, state)
+            brief, _ = basket.load(caller, state)
+            keep = excerpt_id if action != "remove" else None
+            return state_, view, gr.Dropdown(choices=excerpt_choices(brief), value=keep), title
+
+        return handler
+
+    def rename(title: str, session_key: str | None, state: dict[str, Any]) -> tuple[Any, ...]:
+        caller = who(session_key)
+        clean = " ".join(title.split())[:300]
+        if not clean:
+            raise gr.Error("A brief needs a title.")
+        basket.rename(caller, state, clean)
+        return show_brief(session_key, state)
+
+    def export(fmt: str, session_key: str | None, state: dict[str, Any]) -> str:
+        caller = who(session_key)
+        try:
+            return basket.export(caller, state, fmt or "docx", links_for(caller))
+        except KBError as e:
+            raise gr.Error(str(e)) from e
 
     def catalogue(session_key: str | None) -> str:
         caller = who(session_key)
@@ -260,13 +329,15 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     cited = gr.Markdown("Citations appear here.", elem_id="citations", **NO_LATEX)
+                    cite_pick = gr.CheckboxGroup([], label="Add to brief", elem_id="cite-pick")
+                    add_cited = gr.Button("+ Brief", elem_id="add-cited", size="sm")
             with gr.Accordion("Answer data (JSON: chunk ids and offsets)", open=False):
                 answer_data = gr.JSON(elem_id="answer-data")
             for trigger in (ask_button.click, question.submit):
                 trigger(
                     ask,
                     [question, chat, session, *filters],
-                    [chat, cited, question, answer_data],
+                    [chat, cited, question, answer_data, cite_pick],
                 )
         with gr.Tab("Find sources"):
             with gr.Row():
@@ -275,15 +346,56 @@ def build_chat(library: Library, keys: KeyStore, settings: Settings) -> gr.Block
                 )
                 find_button = gr.Button("Find", variant="primary", elem_id="find", scale=1)
             found = gr.Markdown(elem_id="sources", **NO_LATEX)
+            found_pick = gr.CheckboxGroup([], label="Add to brief", elem_id="found-pick")
+            add_found = gr.Button("+ Brief", elem_id="add-found", size="sm")
             with gr.Accordion("Result data (JSON: chunk ids and offsets)", open=False):
                 found_data = gr.JSON(elem_id="sources-data")
             for trigger in (find_button.click, query.submit):
-                trigger(find, [query, session, *filters], [found, found_data])
+                trigger(find, [query, session, *filters], [found, found_data, found_pick])
+        with gr.Tab("Brief", elem_id="brief-tab"):
+            basket_state = gr.State({})  # anonymous: this session only; signed in: its id
+            with gr.Row():
+                brief_title = gr.Textbox(label="Title", elem_id="brief-title", scale=4)
+                rename_button = gr.Button("Rename", elem_id="brief-rename", scale=0)
+            brief_md = gr.Markdown(elem_id="brief-view", **NO_LATEX)
+            with gr.Row():
+                pick = gr.Dropdown([], label="Excerpt", elem_id="brief-excerpt", scale=4)
+                up = gr.Button("Move up", elem_id="brief-up", scale=0)
+                down = gr.Button("Move down", elem_id="brief-down", scale=0)
+                drop = gr.Button("Remove", elem_id="brief-remove", scale=0)
+            with gr.Row():
+                note = gr.Textbox(label="Note", elem_id="brief-note", scale=4)
+                save_note = gr.Button("Save note", elem_id="brief-save-note", scale=0)
+            with gr.Row():
+                fmt = gr.Dropdown(
+                    FORMAT_CHOICES, value="docx", label="Download as", elem_id="brief-format"
+                )
+                download_button = gr.Button("Download", elem_id="brief-download")
+            brief_file = gr.File(label="File", elem_id="brief-file", interactive=False)
+        brief_outputs = [basket_state, brief_md, pick, brief_title]
+        add_cited.click(
+            add("citations"), [cite_pick, answer_data, session, basket_state],
+            [*brief_outputs, cite_pick],
+        )  # fmt: skip
+        add_found.click(
+            add("results"), [found_pick, found_data, session, basket_state],
+            [*brief_outputs, found_pick],
+        )  # fmt: skip
+        for button, action in ((up, "up"), (down, "down"), (drop, "remove"), (save_note, "note")):
+            button.click(change(action), [pick, note, session, basket_state], brief_outputs)
+        rename_button.click(rename, [brief_title, session, basket_state], brief_outputs)
+        download_button.click(export, [fmt, session, basket_state], brief_file)
         with gr.Tab("Library"):
             table = gr.Markdown(elem_id="library", **NO_LATEX)
-        blocks.load(catalogue, session, table)
+        blocks.load(catalogue, session, table).then(
+            show_brief, [session, basket_state], brief_outputs
+        )
         for trigger in (sign_in_button.click, key.submit):
-            trigger(sign_in, key, [session, role, key]).then(catalogue, session, table)
-        sign_out_button.click(sign_out, None, [session, role]).then(catalogue, session, table)
+            trigger(sign_in, key, [session, role, key]).then(catalogue, session, table).then(
+                show_brief, [session, basket_state], brief_outputs
+            )
+        sign_out_button.click(sign_out, None, [session, role]).then(catalogue, session, table).then(
+            show_brief, [session, basket_state], brief_outputs
+        )
     chat_app: gr.Blocks = blocks
     return chat_app

@@ -82,3 +82,69 @@ def test_a_question_the_library_cannot_answer_says_so(server: str, page) -> None
         timeout=60_000
     )
     assert "The library holds no passage that answers this" in page.locator("#chat").inner_text()
+
+
+def test_from_a_question_to_a_downloaded_brief(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from docx import Document as Docx
+
+    page.goto(f"{server}/ui/")
+    question = page.locator("#question textarea")
+    question.wait_for(timeout=30_000)
+    question.fill("What did the pilot projects learn about engaging the private sector?")
+    page.locator("#ask").click()
+    picks = page.locator("#cite-pick label")
+    picks.first.wait_for(timeout=60_000)
+    assert picks.count() >= 2
+    cited = [" ".join(picks.nth(i).inner_text().split()) for i in range(2)]
+    picks.nth(0).click()
+    picks.nth(1).click()
+    page.locator("#add-cited").click()
+    page.get_by_role("tab", name="Find sources").click()
+    page.locator("#query textarea").fill("diaspora and talent partnerships")
+    page.locator("#find").click()
+    found = page.locator("#found-pick label")
+    found.first.wait_for(timeout=60_000)
+    found.first.click()
+    page.locator("#add-found").click()
+    page.get_by_role("tab", name="Brief").click()
+    view = page.locator("#brief-view")
+    view.locator("li").nth(2).wait_for(timeout=30_000)
+    assert view.locator("li").count() == 3
+    # The passage from Find sources goes first; a note on the first citation.
+    page.locator("#brief-excerpt input").click()
+    page.get_by_role("option").nth(2).click()
+    third = view.locator("li").nth(2).inner_text()[:30]
+    page.locator("#brief-up").click()
+    page.wait_for_function(
+        "t => document.querySelectorAll('#brief-view li')[1].innerText.startsWith(t)", arg=third
+    )
+    page.locator("#brief-up").click()
+    page.wait_for_function(
+        "t => document.querySelectorAll('#brief-view li')[0].innerText.startsWith(t)", arg=third
+    )
+    page.locator("#brief-excerpt input").click()
+    page.get_by_role("option").nth(1).click()
+    page.locator("#brief-note textarea").fill("Quote this in the introduction.")
+    page.locator("#brief-save-note").click()
+    view.get_by_text("Quote this in the introduction.").wait_for(timeout=30_000)
+    page.locator("#brief-download").click()
+    link = page.locator("#brief-file a[href]").first
+    link.wait_for(timeout=60_000)
+    href = link.get_attribute("href")
+    assert href
+    url = href if href.startswith("http") else f"{server}{href}"
+    with urllib.request.urlopen(url) as response:
+        document = Docx(io.BytesIO(response.read()))
+    texts = [" ".join(p.text.split()) for p in document.paragraphs]
+    quotes = [t for t in texts if "(" in t and t.endswith(")")]
+    assert len(quotes) == 3
+    # [1] and [2] of the answer follow the found passage, in their order, the note after [1].
+    first_cited = cited[0].split("] ", 1)[1][:40]
+    second_cited = cited[1].split("] ", 1)[1][:40]
+    assert first_cited in quotes[1] and second_cited in quotes[2]
+    assert texts[texts.index(next(t for t in texts if first_cited in t)) + 1] == (
+        "Quote this in the introduction."
+    )
+    assert "References" in texts

@@ -140,6 +140,9 @@ def create_app(
         from ui.chat import CSS, build_chat
 
         gr.mount_gradio_app(
-            app, build_chat(app.state.library, app.state.keys, settings), path="/ui", css=CSS
+            app,
+            build_chat(app.state.library, app.state.keys, settings, app.state.briefs),
+            path="/ui",
+            css=CSS,
         )
     return app
