@@ -1,7 +1,8 @@
 """The library's catalogue: `catalogue.csv` beside the files, one row per file.
 
 Columns: path, title, doc_type, date, url, language, access, and optionally publisher (the
-issuing body) and authors (separated by semicolons), which references need. A file without a
+issuing body) and authors (separated by semicolons), which references need, and
+superseded_by (the id or path of a newer document that replaces this one). A file without a
 row gets its metadata inferred from the file itself.
 """
 
@@ -17,7 +18,8 @@ from kb.types import Access, DocType
 
 CATALOGUE_NAME = "catalogue.csv"
 COLUMNS = (
-    "path", "title", "doc_type", "date", "url", "language", "access", "publisher", "authors"
+    "path", "title", "doc_type", "date", "url", "language", "access", "publisher", "authors",
+    "superseded_by",
 )  # fmt: skip
 
 
@@ -33,6 +35,7 @@ class Entry:
     access: Access | None = None
     publisher: str | None = None
     authors: str | None = None
+    superseded_by: str | None = None
 
 
 @dataclass
@@ -64,6 +67,7 @@ def _row_entry(row: dict[str, str], where: str) -> Entry:
             access=Access(access) if access else None,
             publisher=value("publisher"),
             authors=value("authors"),
+            superseded_by=value("superseded_by"),
         )
     except ValueError as e:
         allowed = ", ".join(t.value for t in DocType)

@@ -187,6 +187,7 @@ class _Run:
                 "access": entry.access,
                 "publisher": entry.publisher,
                 "authors": entry.authors,
+                "superseded_by": entry.superseded_by,
             }
             if doc.doc_id.startswith("item-"):
                 wanted.update(title=None, date=None)  # items keep their own title and date

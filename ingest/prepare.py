@@ -87,6 +87,7 @@ def build_documents(
         url=entry.url,
         publisher=entry.publisher,
         authors=entry.authors,
+        superseded_by=entry.superseded_by,
         content_type=raw.content_type,
         file_hash=digest,
         pages=sum(1 for p in raw.pages if p.number),

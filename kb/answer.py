@@ -25,8 +25,12 @@ def retrieve(
     access: tuple[Access, ...] = EVERYONE,
     passages: int | None = None,
 ) -> list[Hit]:
-    """The passages an answer may draw on."""
-    return search(library, question, retrieval, passages or settings.passages, filters, access)
+    """The passages an answer may draw on; when a document and the one superseding it both
+    match, the newer one's passages come first."""
+    hits = search(library, question, retrieval, passages or settings.passages, filters, access)
+    found = {h.citation.doc_id for h in hits}
+    outdated = [h for h in hits if h.citation.superseded_by in found]
+    return [h for h in hits if h not in outdated] + outdated
 
 
 def abstention(question: str, hits: Sequence[Hit], verdict: Verdict, see_also: int) -> Answer:

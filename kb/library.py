@@ -10,6 +10,7 @@ store's generation counter, checked at most once a second.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -117,6 +118,19 @@ class Library:
         if doc is None:
             raise DocumentNotFound(doc_id)
         return doc
+
+    def newer_version(self, doc: Document, access: Sequence[Access] = EVERYONE) -> str | None:
+        """The id of the document that supersedes this one, if the caller may see it. The
+        catalogue names it by id or by file path (relative to the catalogue's folder)."""
+        if not doc.superseded_by:
+            return None
+        visible = self.document_map(access)
+        named = doc.superseded_by.strip()
+        if named in visible:
+            return named
+        stem = re.sub(r"\.[A-Za-z0-9]+$", "", named.replace("\\", "/"))
+        wanted = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+        return next((d for d in visible if d == wanted or d.endswith("-" + wanted)), None)
 
     def pages(self, doc_id: str, access: Sequence[Access] = EVERYONE) -> list[Page]:
         """A document's cleaned page texts, as stored at ingest (what quotes are checked

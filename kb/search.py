@@ -97,7 +97,7 @@ def drop_near_duplicates(
     return kept
 
 
-def reference(doc: Document, chunk: Chunk) -> Reference:
+def reference(doc: Document, chunk: Chunk, superseded_by: str | None = None) -> Reference:
     return Reference(
         doc_id=doc.doc_id,
         title=doc.title,
@@ -106,6 +106,7 @@ def reference(doc: Document, chunk: Chunk) -> Reference:
         page=chunk.page,
         page_label=chunk.page_label,
         source=Path(doc.source).name,  # the file's name; its location stays on the server
+        superseded_by=superseded_by,
     )
 
 
@@ -193,7 +194,11 @@ def search(
             Hit(
                 text=chunk.text,
                 score=round(fused[cid], 6),
-                citation=reference(documents[chunk.doc_id], chunk),
+                citation=reference(
+                    documents[chunk.doc_id],
+                    chunk,
+                    library.newer_version(documents[chunk.doc_id], access),
+                ),
                 chunk_id=cid,
                 start=chunk.start,
                 end=chunk.end,

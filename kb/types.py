@@ -70,6 +70,9 @@ class Document(_Frozen):
         None, description="The issuing body (MPF/ICMPD, EMN/OECD, European Union...)."
     )
     authors: str | None = Field(None, description="Authors, separated by semicolons.")
+    superseded_by: str | None = Field(
+        None, description="The newer document (its id or file path) that replaces this one."
+    )
     content_type: str = "text/plain"
     file_hash: str = Field("", description="sha256 of the source file, for change detection.")
     pages: int = Field(0, description="Physical pages (0 for files without pages).")
@@ -162,6 +165,9 @@ class Reference(_Frozen):
     page: int | None = Field(None, description="1-based physical page (None without pages).")
     page_label: str | None = Field(None, description="The page number printed on the page.")
     source: str = Field(description="The file's name (its location stays on the server).")
+    superseded_by: str | None = Field(
+        None, description="The id of the newer document that replaces this one, if any."
+    )
 
 
 class Citation(Reference):

@@ -18,7 +18,9 @@ CORPUS = ROOT / "corpus"
 EVAL_PDFS = ROOT.parent / "shared" / "eval-data" / "pdfs"
 _counter = itertools.count()
 # The citation shapes the CLI and the API promise (other tools are written against them).
-REFERENCE_FIELDS = {"doc_id", "title", "doc_type", "date", "page", "page_label", "source", "url"}
+REFERENCE_FIELDS = {
+    "doc_id", "title", "doc_type", "date", "page", "page_label", "source", "url", "superseded_by"
+}  # fmt: skip
 CITATION_FIELDS = REFERENCE_FIELDS | {"n", "quote", "chunk_id", "start", "end"}
 RESULT_FIELDS = {"text", "score", "chunk_id", "start", "end", "section", "citation"}
 

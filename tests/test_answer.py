@@ -173,3 +173,32 @@ def test_evidence_counts_only_in_passages_that_name_the_rare_name(library: Libra
     without_the_name = question.replace(" in Zanzibar", "")
     reply = answer(library, without_the_name, settings.answer, settings.retrieval, access=MEMBERS)
     assert not reply.abstained and reply.citations[0].doc_id == "nursing"
+
+
+def test_a_superseded_document_gives_way_to_the_newer_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    library = Library(make_settings(tmp_path_factory.mktemp("superseded")))
+    texts = {
+        "guide-2023": "Seasonal work permits last six months and cost 80 euros to apply for.",
+        "guide-2025": "Seasonal work permits last nine months and cost 100 euros to apply for.",
+    }
+    for doc_id, text in texts.items():
+        doc = Document(
+            doc_id=doc_id,
+            title="Seasonal work permit guide",
+            source=f"/lib/{doc_id}.md",
+            superseded_by="guide-2025.md" if doc_id == "guide-2023" else None,
+        )
+        chunk = Chunk(chunk_id=f"{doc_id}-0", doc_id=doc_id, text=text, start=0, end=len(text))
+        library.add_document(ParsedDocument(document=doc, pages=(Page(text=text),)), [chunk])
+    settings = library.settings
+    hits = retrieve(
+        library, "How long do seasonal work permits last?", settings.answer, settings.retrieval
+    )
+    assert [h.citation.doc_id for h in hits] == ["guide-2025", "guide-2023"]
+    assert hits[1].citation.superseded_by == "guide-2025" and hits[0].citation.superseded_by is None
+    reply = answer(
+        library, "How long do seasonal work permits last?", settings.answer, settings.retrieval
+    )
+    assert reply.citations[0].doc_id == "guide-2025"

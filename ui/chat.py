@@ -46,6 +46,13 @@ def _label(ref: Reference, with_page: bool = True) -> str:
     return md(reference_label(ref, with_page))
 
 
+def _newer(ref: Reference, links: Links) -> str:
+    """' · superseded by a newer document' with its link, when the catalogue says so."""
+    if not ref.superseded_by:
+        return ""
+    return f" · **superseded** by [a newer document]({links.file(ref.superseded_by)})"
+
+
 def _link(ref: Reference, links: Links) -> str:
     return links.file(ref.doc_id, ref.page)
 
@@ -58,7 +65,7 @@ def citations_markdown(answer: Answer, links: Links) -> str:
     blocks = []
     for c in answer.citations:
         page = f"open at page {c.page}" if c.page else "open the source"
-        head = f"**\\[{c.n}\\] {md(c.title)}**  \n{_label(c)}"
+        head = f"**\\[{c.n}\\] {md(c.title)}**  \n{_label(c)}{_newer(c, links)}"
         blocks.append(f"{head}\n\n> {md(c.quote)}\n\n[{page}]({_link(c, links)})")
     return "\n\n".join(blocks)
 

@@ -142,7 +142,7 @@ class BriefBasket:
         docs = self._library.document_map(caller.role.access)
         body = export_brief(fmt, brief, checked, docs, links, self._settings.briefs.style)
         content, _, headers = download(body, fmt, brief.title)
-        name = headers["Content-Disposition"].split('filename="')[1].rstrip('"')
+        name = headers["Content-Disposition"].split('filename="')[1].split('"')[0]
         folder = Path(tempfile.mkdtemp(prefix="kb-brief-"))
         (folder / name).write_bytes(content)
         return str(folder / name)

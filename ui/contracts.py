@@ -84,6 +84,9 @@ class ReferenceOut(BaseModel):
     page_label: str | None = Field(None, description="The page number printed on the page.")
     source: str = Field(description="The file's name.")
     url: str = Field(description="The library's copy of the source, at the page.")
+    superseded_by: str | None = Field(
+        None, description="The id of the newer document that replaces this one, if any."
+    )
 
     @classmethod
     def of(cls, ref: Reference, links: Links) -> ReferenceOut:

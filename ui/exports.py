@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from kb.briefs import Brief, Checked
 from kb.types import DocType, Document
@@ -169,7 +170,8 @@ def in_text(checked: Checked, doc: Document | None) -> str:
     who = (doc.publisher or doc.title) if doc else excerpt.doc_id
     year = str(excerpt.doc_date.year) if excerpt.doc_date else "n.d."
     page = excerpt.page_label or (str(excerpt.page) if excerpt.page else "")
-    return f"({who}, {year}{', p. ' + page if page else ''})"
+    newer = f"; superseded by {doc.superseded_by}" if doc and doc.superseded_by else ""
+    return f"({who}, {year}{', p. ' + page if page else ''}{newer})"
 
 
 def _usable(checked: Sequence[Checked]) -> tuple[list[Checked], list[Checked]]:
@@ -263,5 +265,10 @@ def references(fmt: str, items: Sequence[dict[str, Any]]) -> bytes:
 def download(body: bytes, fmt: str, name: str) -> tuple[bytes, str, dict[str, str]]:
     """(body, media type, headers) of a file to download."""
     media, suffix = MEDIA_TYPES[fmt]
-    stem = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:60] or "export"
-    return body, media, {"Content-Disposition": f'attachment; filename="{stem}.{suffix}"'}
+    # Headers are Latin-1: the file name keeps ASCII letters and digits only ("Ā" once made
+    # a search's references a 500), and the full name travels RFC 5987-encoded beside it.
+    stem = re.sub(r"-+", "-", "".join(c if c.isascii() and c.isalnum() else "-" for c in name))
+    stem = stem.strip("-")[:60] or "export"
+    full = quote(f"{' '.join(name.split())[:80] or 'export'}.{suffix}", safe="")
+    disposition = f"attachment; filename=\"{stem}.{suffix}\"; filename*=UTF-8''{full}"
+    return body, media, {"Content-Disposition": disposition}
