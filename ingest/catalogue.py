@@ -1,7 +1,7 @@
 """The library's catalogue: `catalogue.csv` beside the files, one row per file.
 
 Columns: path, title, doc_type, date, url, language, access, and optionally publisher (the
-issuing body) and authors (separated by semicolons), which references need, and
+issuing body), authors (separated by semicolons), series and number, which references need, and
 superseded_by (the id or path of a newer document that replaces this one). A file without a
 row gets its metadata inferred from the file itself.
 """
@@ -19,7 +19,7 @@ from kb.types import Access, DocType
 CATALOGUE_NAME = "catalogue.csv"
 COLUMNS = (
     "path", "title", "doc_type", "date", "url", "language", "access", "publisher", "authors",
-    "superseded_by",
+    "series", "number", "superseded_by",
 )  # fmt: skip
 
 
@@ -35,6 +35,8 @@ class Entry:
     access: Access | None = None
     publisher: str | None = None
     authors: str | None = None
+    series: str | None = None
+    number: str | None = None
     superseded_by: str | None = None
 
 
@@ -67,6 +69,8 @@ def _row_entry(row: dict[str, str], where: str) -> Entry:
             access=Access(access) if access else None,
             publisher=value("publisher"),
             authors=value("authors"),
+            series=value("series"),
+            number=value("number"),
             superseded_by=value("superseded_by"),
         )
     except ValueError as e:

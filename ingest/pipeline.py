@@ -187,6 +187,8 @@ class _Run:
                 "access": entry.access,
                 "publisher": entry.publisher,
                 "authors": entry.authors,
+                "series": entry.series,
+                "number": entry.number,
                 "superseded_by": entry.superseded_by,
             }
             if doc.doc_id.startswith("item-"):

@@ -87,6 +87,8 @@ def build_documents(
         url=entry.url,
         publisher=entry.publisher,
         authors=entry.authors,
+        series=entry.series,
+        number=entry.number,
         superseded_by=entry.superseded_by,
         content_type=raw.content_type,
         file_hash=digest,

@@ -70,6 +70,8 @@ class Document(_Frozen):
         None, description="The issuing body (MPF/ICMPD, EMN/OECD, European Union...)."
     )
     authors: str | None = Field(None, description="Authors, separated by semicolons.")
+    series: str | None = Field(None, description="The series it appears in (EMN Inform...).")
+    number: str | None = Field(None, description="Its number in the series.")
     superseded_by: str | None = Field(
         None, description="The newer document (its id or file path) that replaces this one."
     )

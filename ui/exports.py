@@ -72,6 +72,10 @@ def csl_item(doc: Document, links: Links) -> dict[str, Any]:
         item["issued"] = {"date-parts": [[doc.date.year, doc.date.month, doc.date.day]]}
     if doc.doc_type in _GENRES:
         item["genre"] = _GENRES[doc.doc_type]
+    if doc.series:
+        item["collection-title"] = doc.series
+    if doc.number:
+        item["number"] = doc.number
     return item
 
 
@@ -100,6 +104,10 @@ def ris(items: Sequence[dict[str, Any]]) -> str:
             entry["authors"] = [_plain_name(a) for a in item["author"]]
         if "publisher" in item:
             entry["publisher"] = item["publisher"]
+        if "collection-title" in item:
+            entry["secondary_title"] = item["collection-title"]
+        if "number" in item:
+            entry["number"] = item["number"]
         if "issued" in item:
             parts = item["issued"]["date-parts"][0]
             entry["year"] = str(parts[0])
@@ -126,6 +134,10 @@ def bibtex(items: Sequence[dict[str, Any]]) -> str:
         if "publisher" in item:
             key = "institution" if item["type"] == "report" else "publisher"
             fields.append(Field(key, item["publisher"]))
+        if "collection-title" in item:
+            fields.append(Field("series", item["collection-title"]))
+        if "number" in item:
+            fields.append(Field("number", item["number"]))
         if "issued" in item:
             parts = item["issued"]["date-parts"][0]
             fields.append(Field("year", str(parts[0])))

@@ -34,11 +34,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     (corpus / "report.md").write_text(REPORT)
     (corpus / "minutes.md").write_text("# Minutes\n\nThe Quillback referral protocol was agreed.\n")
     (corpus / "catalogue.csv").write_text(
-        "path,title,doc_type,date,url,language,access,publisher,authors\n"
+        "path,title,doc_type,date,url,language,access,publisher,authors,series,number\n"
         "report.md,Seasonal work report,study,2024-05-02,https://example.org/report,en,public,"
-        "Migration Partnership Facility (ICMPD),\n"
+        "Migration Partnership Facility (ICMPD),,,\n"
         "minutes.md,Working group minutes,conference_report,2025-02-01,,en,members,"
-        'EU Labour Migration Practitioners\' Network,"Doe, Jane; Roe, Rick"\n'
+        'EU Labour Migration Practitioners\' Network,"Doe, Jane; Roe, Rick",LMPN Minutes,7\n'
     )
     settings = make_settings(tmp, server=ServerSettings(requests_per_minute=100_000))
     assert run([corpus], settings, progress=False).failed == []
@@ -263,7 +263,9 @@ def test_references_for_the_library_and_for_a_search(setup: tuple) -> None:
     member = client.get("/api/documents", params={"format": "bibtex"}, headers=tokens["ben"]).text
     entries = {e["title"].strip("{}"): e for e in bibtexparser.parse_string(member).entries}
     assert set(entries) == {"Seasonal work report", "Working group minutes"}
-    assert entries["Working group minutes"]["author"] == "Doe, Jane and Roe, Rick"
+    minutes = entries["Working group minutes"]
+    assert minutes["author"] == "Doe, Jane and Roe, Rick"
+    assert (minutes["series"], minutes["number"]) == ("LMPN Minutes", "7")
     found = client.post(
         "/api/search/references",
         params={"format": "csl-json"},
@@ -289,3 +291,18 @@ def test_an_excerpt_its_reader_may_no_longer_see_is_withheld(setup: tuple) -> No
     assert withheld.status == "unavailable" and "no longer available" in withheld.reason
     with pytest.raises(Exception, match="No document"):
         anchor_quote(library, "minutes", None, "The Quillback referral protocol", EVERYONE)
+
+
+def test_a_full_brief_refuses_more(tmp_path: Path) -> None:
+    from kb.briefs import Anchor, BriefStore
+    from kb.errors import BriefFull
+
+    store = BriefStore(tmp_path, max_excerpts=2)
+    brief = store.create("ana", "Small")
+    anchor = Anchor(quote="q", doc_id="d", chunk_id="c", start=0, end=1)
+    store.add("ana", brief.brief_id, anchor)
+    store.add("ana", brief.brief_id, anchor)
+    with pytest.raises(BriefFull, match="at most 2 excerpts"):
+        store.add("ana", brief.brief_id, anchor)
+    assert store.schema_version() == 1
+    assert [e.position for e in BriefStore(tmp_path).get("ana", brief.brief_id).excerpts] == [1, 2]
