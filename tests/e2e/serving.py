@@ -23,6 +23,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float, failure: str) -> None:
+    """Poll url until it answers 200; fail when the process exits or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(0.3)
+
+
 @contextmanager
 def running_server(
     settings: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
@@ -45,17 +60,7 @@ def running_server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"kb serve did not start; see {log.name}")
-            time.sleep(0.5)
+        wait_until_up(f"{url}/api/health", process, 90, f"kb serve did not start; see {log.name}")
         yield url
     finally:
         process.terminate()
@@ -96,18 +101,8 @@ def chroma_server(folder: Path) -> Iterator[int]:
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not start; see {log.name}")
-            time.sleep(0.3)
+        heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+        wait_until_up(heartbeat, process, 60, f"chroma run did not start; see {log.name}")
         yield port
     finally:
         process.terminate()
