@@ -44,3 +44,7 @@ class QuoteNotFound(KBError):
 
 class BriefFull(KBError):
     """A brief at its excerpt limit."""
+
+
+class StoreUnavailable(KBError):
+    """The vector store (a Chroma server) is not answering; the next request retries."""

@@ -16,14 +16,18 @@ Layout (one Chroma database, embedded or a server):
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import json
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import httpx
 import numpy as np
 
+from kb.errors import StoreUnavailable
 from kb.settings import Settings
 from kb.types import (
     Access,
@@ -127,10 +131,48 @@ def filter_clause(filters: SearchFilters) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def _unavailable(where: str, error: Exception) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"The library's store (the Chroma server at {where}) is not answering: "
+        f"{type(error).__name__}. Try again in a moment."
+    )
+
+
+def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A Chroma server that is down or goes away mid-request becomes StoreUnavailable (the
+    API answers 503); the next call simply tries again, so the product recovers by itself."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(self: Store, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from method(self, *args, **kwargs)
+            except httpx.TransportError as e:
+                raise _unavailable(self.where, e) from e
+
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except httpx.TransportError as e:
+            raise _unavailable(self.where, e) from e
+
+    return wrapper
+
+
 class Store:
     """Documents and their chunk vectors in Chroma, one collection per access level."""
 
     def __init__(self, settings: Settings) -> None:
+        self.where = f"{settings.store.host}:{settings.store.port}"
+        try:
+            self._connect(settings)
+        except httpx.TransportError as e:
+            raise _unavailable(self.where, e) from e
+
+    def _connect(self, settings: Settings) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -370,3 +412,9 @@ class Store:
     def _bump(self) -> None:
         # Read-modify-write is safe: one writer at a time holds the ingest lock.
         self._documents.modify(metadata={"generation": self.generation() + 1})
+
+
+# Every public method, so no new one can forget it.
+for _name, _method in list(vars(Store).items()):
+    if not _name.startswith("_") and inspect.isfunction(_method):
+        setattr(Store, _name, _translated(_method))

@@ -80,9 +80,9 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def chroma_server(folder: Path) -> Iterator[int]:
-    """A real `chroma run` on a free loopback port, stopped by its PID afterwards."""
-    port = free_port()
+def chroma_server(folder: Path, port: int | None = None) -> Iterator[int]:
+    """A real `chroma run` on a free loopback port (or this one), stopped by its PID."""
+    port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     log = (folder / "chroma.log").open("w")
     process = subprocess.Popen(

@@ -91,3 +91,41 @@ def test_a_kill_inside_the_write_window_then_a_rerun_equals_a_clean_run(
         assert len(chunks) == 2  # a-seasonal's, and b-blue-card's uncommitted one
         assert _ingest(folder, crashed, env) == 0
         assert _state(settings) == _state(clean)
+
+
+def test_a_chroma_server_that_goes_away_is_a_503_and_the_product_recovers(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kb.settings import ServerSettings
+    from tests.e2e.serving import free_port
+    from ui.api import create_app
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_text(text)
+    port = free_port()
+    store = StoreSettings(backend="server", port=port, prefix="gone")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        store=store,
+        server=ServerSettings(requests_per_minute=100_000),
+    )
+    query = {"query": "How long do seasonal permits last?"}
+    with chroma_server(tmp_path / "chroma", port):
+        run([folder], settings, progress=False)
+        app = create_app(settings, Library(settings), with_chat=False)
+        client = TestClient(app)
+        assert client.post("/api/search", json=query).status_code == 200
+    import time
+
+    time.sleep(1.1)  # past the library's once-a-second look at the store
+    down = client.post("/api/search", json=query)
+    assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+    assert "Chroma server" in down.json()["detail"] and "not answering" in down.json()["detail"]
+    assert client.get("/api/health").status_code == 503
+    with chroma_server(tmp_path / "chroma", port):  # the same data, back on its port
+        time.sleep(1.1)
+        back = client.post("/api/search", json=query)
+        assert back.status_code == 200, back.text
+        assert back.json()["results"][0]["citation"]["doc_id"] == "a-seasonal"

@@ -26,6 +26,7 @@ from kb.errors import (
     IndexBusy,
     KBError,
     QuoteNotFound,
+    StoreUnavailable,
 )
 from kb.keys import InvalidKey, KeyStore
 from kb.library import Library
@@ -43,6 +44,8 @@ def _error_handlers(app: FastAPI) -> None:
     def handler(status: int) -> Any:
         def respond(_: Request, exc: Exception) -> JSONResponse:
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if status == 503:
+                headers = {"Retry-After": "5"}
             body: dict[str, Any] = {"detail": str(exc)}
             if status == 422:  # the documented shape of every 422: the problems, structured
                 body["errors"] = [{"loc": [], "msg": str(exc), "type": "value_error"}]
@@ -51,6 +54,7 @@ def _error_handlers(app: FastAPI) -> None:
         return respond
 
     for error, status in (
+        (StoreUnavailable, 503),
         (DocumentNotFound, 404),
         (BriefNotFound, 404),
         (QuoteNotFound, 422),

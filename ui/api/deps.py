@@ -76,6 +76,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "Unknown or revoked API key."},
     404: {"model": Message, "description": "Unknown document."},
     409: {"model": Message, "description": "The library is empty or busy."},
+    503: {"model": Message, "description": "The store is not answering; see Retry-After."},
     422: {"model": Invalid, "description": "The request is not valid."},
     429: {"model": Message, "description": "Too many requests; see Retry-After."},
 }
