@@ -25,7 +25,7 @@ from kb.briefs import (
     checked_brief,
     recheck,
 )
-from kb.errors import KBError
+from kb.errors import BriefNotFound, KBError
 from kb.keys import Caller, Role
 from kb.library import Library
 from kb.settings import Settings
@@ -49,25 +49,39 @@ class BriefBasket:
     def _owner(self, caller: Caller) -> str | None:
         return None if caller.role is Role.anonymous or not caller.name else caller.name
 
+    def _existing(self, owner: str, state: State) -> str | None:
+        """This session's brief in the store, if it still exists for this owner (it may have
+        been deleted through the API, or another key signed in)."""
+        brief_id = state.get("brief_id")
+        if brief_id is None:
+            return None
+        try:
+            return self._store.get(owner, brief_id).brief_id
+        except BriefNotFound:
+            return None
+
     def _brief_id(self, caller: Caller, state: State) -> str:
+        """The session's stored brief, created with the first excerpt (never empty ones)."""
         owner = self._owner(caller)
         assert owner is not None
-        brief_id = state.get("brief_id")
-        if brief_id is None or brief_id not in {b.brief_id for b in self._store.list(owner)}:
-            brief_id = self._store.create(
-                owner, state.get("title") or "Brief from the chat"
-            ).brief_id
-            state["brief_id"] = brief_id
+        existing = self._existing(owner, state)
+        if existing is not None:
+            return existing
+        title = state.get("title") or "Brief from the chat"
+        brief_id = self._store.create(owner, title).brief_id
+        state["brief_id"] = brief_id
         return str(brief_id)
 
     def load(self, caller: Caller, state: State) -> tuple[Brief, list[Checked]]:
         owner = self._owner(caller)
         access = caller.role.access
-        if owner is not None:
-            return checked_brief(
-                self._library, self._store, owner, self._brief_id(caller, state), access
-            )
-        excerpts = tuple(Excerpt.model_validate(e) for e in state.get("excerpts", []))
+        existing = self._existing(owner, state) if owner is not None else None
+        if owner is not None and existing is not None:
+            return checked_brief(self._library, self._store, owner, existing, access)
+        stored = owner is not None  # signed in, nothing added yet: an empty brief, not stored
+        excerpts = (
+            () if stored else tuple(Excerpt.model_validate(e) for e in state.get("excerpts", []))
+        )
         now = dt.datetime.now(dt.UTC)
         brief = Brief(
             brief_id="session", title=state.get("title") or "Brief from the chat",

@@ -306,3 +306,31 @@ def test_a_full_brief_refuses_more(tmp_path: Path) -> None:
         store.add("ana", brief.brief_id, anchor)
     assert store.schema_version() == 1
     assert [e.position for e in BriefStore(tmp_path).get("ana", brief.brief_id).excerpts] == [1, 2]
+
+
+def test_the_chats_basket_keeps_signed_in_briefs_in_the_store_and_anonymous_ones_not(
+    setup: tuple,
+) -> None:
+    from kb.briefs import anchor_quote
+    from kb.keys import Caller, Role
+    from kb.types import MEMBERS
+    from ui.chat_brief import BriefBasket
+
+    client, _, _ = setup
+    app_state = client.app.state  # type: ignore[attr-defined]
+    library, store = app_state.library, app_state.briefs
+    basket = BriefBasket(library, store, app_state.settings)
+    quote = "The Quillback referral protocol"  # members-only minutes (other tests edit report)
+    anchor = anchor_quote(library, "minutes", None, quote, MEMBERS)
+    carla, state = Caller(role=Role.member, name="carla"), {}
+    brief, checked = basket.load(carla, state)
+    assert checked == [] and store.list("carla") == []  # looking creates nothing
+    basket.add(carla, state, [anchor])
+    (kept,) = store.list("carla")  # the same brief the API lists for her key
+    assert kept.excerpts[0].quote == quote and state["brief_id"] == kept.brief_id
+    anonymous, session = Caller(), {}
+    basket.add(anonymous, session, [anchor])
+    assert session["excerpts"][0]["quote"] == quote
+    assert {b.owner for b in store.list("carla")} == {"carla"}
+    # Anonymous readers may not see the minutes: the session's excerpt is withheld.
+    assert basket.load(anonymous, session)[1][0].status == "unavailable"

@@ -85,7 +85,7 @@ def _show(
     library: Library, store: BriefStore, owner: Caller, brief_id: str, links: Links
 ) -> BriefOut:
     brief, checked = checked_brief(library, store, owner.name or "", brief_id, owner.role.access)
-    return _out(library, store.get(owner.name or "", brief_id), checked, owner, links)
+    return _out(library, brief, checked, owner, links)  # excerpts come from `checked`
 
 
 @router.post("", response_model=BriefOut, status_code=201)
