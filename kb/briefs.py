@@ -11,13 +11,14 @@ longer visible to the brief's owner.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -129,51 +130,67 @@ class BriefStore:
         return self.get(owner, brief_id)
 
     def list(self, owner: str) -> list[Brief]:
+        """The owner's briefs, most recently changed first (two queries, however many)."""
         with self._connect() as db:
-            ids = db.execute(
-                "SELECT id FROM briefs WHERE owner = ? ORDER BY updated DESC", (owner,)
+            rows = db.execute(
+                "SELECT id, title, owner, created, updated FROM briefs WHERE owner = ? "
+                "ORDER BY updated DESC",
+                (owner,),
             ).fetchall()
-        return [self.get(owner, brief_id) for (brief_id,) in ids]
+            return self._with_excerpts(db, rows)
 
     def get(self, owner: str, brief_id: str) -> Brief:
         """A brief of this owner's; anyone else's does not exist for them."""
         with self._connect() as db:
-            row = db.execute(
+            rows = db.execute(
                 "SELECT id, title, owner, created, updated FROM briefs WHERE id = ? AND owner = ?",
                 (brief_id, owner),
-            ).fetchone()
-            if row is None:
-                raise BriefNotFound("brief")
-            rows = db.execute(
-                'SELECT id, position, quote, doc_id, page, page_label, chunk_id, start, "end", '
-                "doc_date, note, added FROM excerpts WHERE brief_id = ? ORDER BY position",
-                (brief_id,),
             ).fetchall()
-        excerpts = tuple(
-            Excerpt(
-                excerpt_id=r[0],
-                position=r[1],
-                quote=r[2],
-                doc_id=r[3],
-                page=r[4],
-                page_label=r[5],
-                chunk_id=r[6],
-                start=r[7],
-                end=r[8],
-                doc_date=r[9],
-                note=r[10],
-                added=r[11],
+            if not rows:
+                raise BriefNotFound("brief")
+            return self._with_excerpts(db, rows)[0]
+
+    @staticmethod
+    def _with_excerpts(
+        db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
+    ) -> builtins.list[Brief]:  # `list` is a method of this class
+        """Briefs from their rows, each with its excerpts in order."""
+        ids = [row[0] for row in rows]
+        excerpts: dict[str, list[Excerpt]] = {brief_id: [] for brief_id in ids}
+        found = db.execute(
+            "SELECT brief_id, id, position, quote, doc_id, page, page_label, chunk_id, start, "
+            f'"end", doc_date, note, added FROM excerpts WHERE brief_id IN '
+            f"({','.join('?' * len(ids))}) ORDER BY position",
+            ids,
+        ).fetchall()
+        for r in found:
+            excerpts[r[0]].append(
+                Excerpt(
+                    excerpt_id=r[1],
+                    position=r[2],
+                    quote=r[3],
+                    doc_id=r[4],
+                    page=r[5],
+                    page_label=r[6],
+                    chunk_id=r[7],
+                    start=r[8],
+                    end=r[9],
+                    doc_date=r[10],
+                    note=r[11],
+                    added=r[12],
+                )  # fmt: skip
+            )
+        return [
+            Brief(
+                brief_id=row[0],
+                title=row[1],
+                owner=row[2],
+                created=row[3],
+                updated=row[4],
+                excerpts=tuple(excerpts[row[0]]),
             )  # fmt: skip
-            for r in rows
-        )
-        return Brief(
-            brief_id=row[0],
-            title=row[1],
-            owner=row[2],
-            created=row[3],
-            updated=row[4],
-            excerpts=excerpts,
-        )
+            for row in rows
+        ]
 
     def rename(self, owner: str, brief_id: str, title: str) -> Brief:
         self.get(owner, brief_id)

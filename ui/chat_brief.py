@@ -29,6 +29,7 @@ from kb.errors import BriefNotFound, KBError
 from kb.keys import Caller, Role
 from kb.library import Library
 from kb.settings import Settings
+from kb.types import Document, Reference
 from ui.contracts import reference_label
 from ui.exports import download, export_brief
 from ui.links import Links
@@ -180,9 +181,7 @@ def brief_view(brief: Brief, checked: list[Checked], library: Library, caller: C
     return "\n".join(lines)
 
 
-def _reference(doc: Any, excerpt: Excerpt) -> Any:
-    from kb.types import Reference
-
+def _reference(doc: Document, excerpt: Excerpt) -> Reference:
     return Reference(
         doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date,
         page=excerpt.page, page_label=excerpt.page_label, source="",

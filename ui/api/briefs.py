@@ -4,14 +4,16 @@ or exported."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from kb.briefs import Brief, BriefStore, Checked, anchor_quote, anchor_span, checked_brief
-from kb.keys import Caller, Role
+from kb.keys import Role
 from kb.library import Library
+from kb.types import Access
 from ui.api.deps import ERRORS, CallerDep, LibraryDep, LinksDep, SettingsDep
 from ui.contracts import (
     BriefCreate,
@@ -33,21 +35,29 @@ def get_briefs(request: Request) -> BriefStore:
     return store
 
 
-def get_owner(caller: CallerDep) -> Caller:
-    """Briefs are kept for a key; the chat keeps an anonymous brief in the browser."""
+@dataclass(frozen=True)
+class Owner:
+    """Whose briefs these are (the key's name) and what that key may read."""
+
+    name: str
+    access: tuple[Access, ...]
+
+
+def get_owner(caller: CallerDep) -> Owner:
+    """Briefs are kept for a key; the chat keeps an anonymous brief for its session."""
     if caller.role is Role.anonymous or not caller.name:
         raise HTTPException(401, "Sign in with an API key to keep briefs.")
-    return caller
+    return Owner(caller.name, caller.role.access)
 
 
 BriefsDep = Annotated[BriefStore, Depends(get_briefs)]
-OwnerDep = Annotated[Caller, Depends(get_owner)]
+OwnerDep = Annotated[Owner, Depends(get_owner)]
 
 
 def _out(
-    library: Library, brief: Brief, checked: list[Checked], owner: Caller, links: Links
+    library: Library, brief: Brief, checked: list[Checked], owner: Owner, links: Links
 ) -> BriefOut:
-    docs = library.document_map(owner.role.access)
+    docs = library.document_map(owner.access)
     excerpts = []
     for check in checked:
         e, doc = check.excerpt, docs.get(check.excerpt.doc_id)
@@ -82,9 +92,9 @@ def _out(
 
 
 def _show(
-    library: Library, store: BriefStore, owner: Caller, brief_id: str, links: Links
+    library: Library, store: BriefStore, owner: Owner, brief_id: str, links: Links
 ) -> BriefOut:
-    brief, checked = checked_brief(library, store, owner.name or "", brief_id, owner.role.access)
+    brief, checked = checked_brief(library, store, owner.name, brief_id, owner.access)
     return _out(library, brief, checked, owner, links)  # excerpts come from `checked`
 
 
@@ -92,7 +102,7 @@ def _show(
 def create(
     body: BriefCreate, owner: OwnerDep, store: BriefsDep, library: LibraryDep, links: LinksDep
 ) -> BriefOut:
-    brief = store.create(owner.name or "", body.title)
+    brief = store.create(owner.name, body.title)
     return _out(library, brief, [], owner, links)
 
 
@@ -103,7 +113,7 @@ def list_briefs(owner: OwnerDep, store: BriefsDep) -> BriefList:
             BriefSummary(
                 brief_id=b.brief_id, title=b.title, excerpts=len(b.excerpts), updated=b.updated
             )
-            for b in store.list(owner.name or "")
+            for b in store.list(owner.name)
         ]
     )
 
@@ -124,13 +134,13 @@ def rename(
     library: LibraryDep,
     links: LinksDep,
 ) -> BriefOut:
-    store.rename(owner.name or "", brief_id, body.title)
+    store.rename(owner.name, brief_id, body.title)
     return _show(library, store, owner, brief_id, links)
 
 
 @router.delete("/{brief_id}", status_code=204, response_class=Response)
 def delete(brief_id: str, owner: OwnerDep, store: BriefsDep) -> Response:
-    store.delete(owner.name or "", brief_id)
+    store.delete(owner.name, brief_id)
     return Response(status_code=204)
 
 
@@ -145,13 +155,13 @@ def add_excerpt(
 ) -> BriefOut:
     """Add a passage span (`chunk_id`, `start`, `end`) or a quote on a page (`doc_id`,
     `page`, `quote`; 422 when it is not verbatim in the stored page text)."""
-    store.get(owner.name or "", brief_id)  # an unknown brief is a 404 before anything else
-    access = owner.role.access
+    store.get(owner.name, brief_id)  # an unknown brief is a 404 before anything else
+    access = owner.access
     if body.chunk_id is not None and body.start is not None and body.end is not None:
         anchor = anchor_span(library, body.chunk_id, body.start, body.end, access)
     else:
         anchor = anchor_quote(library, body.doc_id or "", body.page, body.quote or "", access)
-    store.add(owner.name or "", brief_id, anchor, body.note)
+    store.add(owner.name, brief_id, anchor, body.note)
     return _show(library, store, owner, brief_id, links)
 
 
@@ -165,13 +175,13 @@ def change_excerpt(
     library: LibraryDep,
     links: LinksDep,
 ) -> BriefOut:
-    store.update(owner.name or "", brief_id, excerpt_id, note=body.note, position=body.position)
+    store.update(owner.name, brief_id, excerpt_id, note=body.note, position=body.position)
     return _show(library, store, owner, brief_id, links)
 
 
 @router.delete("/{brief_id}/excerpts/{excerpt_id}", status_code=204, response_class=Response)
 def remove_excerpt(brief_id: str, excerpt_id: str, owner: OwnerDep, store: BriefsDep) -> Response:
-    store.remove(owner.name or "", brief_id, excerpt_id)
+    store.remove(owner.name, brief_id, excerpt_id)
     return Response(status_code=204)
 
 
@@ -188,8 +198,8 @@ def export(
 ) -> Response:
     """The brief, every excerpt checked first: Markdown or DOCX with a reference list, or its
     references for a reference manager."""
-    brief, checked = checked_brief(library, store, owner.name or "", brief_id, owner.role.access)
-    docs = library.document_map(owner.role.access)
+    brief, checked = checked_brief(library, store, owner.name, brief_id, owner.access)
+    docs = library.document_map(owner.access)
     body = export_brief(format, brief, checked, docs, links, style or settings.briefs.style)
     content, media, headers = download(body, format, brief.title)
     return Response(content, media_type=media, headers=headers)
