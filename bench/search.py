@@ -42,10 +42,10 @@ def main() -> None:
     queries = [g.question for g in read_gold(ROOT / "bench" / "gold.jsonl")]
     answer(
         library, queries[0], settings.answer, settings.retrieval
-    )  # load the model and the snapshot
+    )  # load the model and the index
     r = settings.retrieval
     print(
-        f"{len(library.snapshot().chunks)} chunks; fusion {r.fusion}, "
+        f"{library.chunk_count()} chunks; fusion {r.fusion}, "
         f"{r.candidates} candidates, mode {r.mode}"
     )
     print(

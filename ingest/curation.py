@@ -16,10 +16,11 @@ from pathlib import Path
 
 from ingest.catalogue import catalogue_for, current_values, write_entry
 from ingest.parse import CONTENT_TYPES
-from ingest.pipeline import IngestReport, remove, run, write_lock
+from ingest.pipeline import IngestReport, remove, run
 from ingest.prepare import slug
 from kb.errors import DocumentNotFound, KBError
 from kb.library import Library
+from kb.locks import write_lock
 from kb.settings import Settings
 from kb.types import MEMBERS, Document
 

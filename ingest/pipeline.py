@@ -8,14 +8,12 @@ reported by name and skipped; the rest goes in. One ingest at a time holds a loc
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -26,9 +24,9 @@ from ingest.clean import CleanStats
 from ingest.isolation import die_with_parent, prepare_isolated
 from ingest.parse import is_supported
 from ingest.prepare import FileTask, PreparedFile, prepare_file
-from kb.errors import IndexBusy
 from kb.files import file_sha256
 from kb.library import Library
+from kb.locks import write_lock
 from kb.settings import Settings
 from kb.types import Chunk, Document, ParsedDocument
 
@@ -57,23 +55,6 @@ class IngestReport(BaseModel):
     chunks: int = 0
     seconds: float = 0.0
     clean: dict[str, int] = Field(default_factory=dict, description="Clean-up counters.")
-
-
-@contextmanager
-def write_lock(data_dir: Path) -> Iterator[None]:
-    """Only one writer at a time; a second run stops with a clear message."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / "ingest.lock").open("a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            raise IndexBusy(
-                f"Another `kb ingest` is writing to {data_dir}; try again when it ends."
-            ) from e
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def discover(paths: Sequence[Path], report: IngestReport) -> list[tuple[Path, Path]]:
@@ -260,7 +241,7 @@ def remove(target: str, settings: Settings) -> list[str]:
             doomed = [d.doc_id for d in docs if d.source == source]
         for doc_id in doomed:
             library.remove_document(doc_id)
-        library.prepare_readers()  # the snapshot built now, by the writer, for the readers
+        library.prepare_readers()  # the index checked against the store, by the writer
     return doomed
 
 
@@ -316,7 +297,7 @@ def run(
         bar.close()
         if prune_missing:
             prune(ingest, paths, files)
-        library.prepare_readers()  # the snapshot built now, by the writer, for the readers
+        library.prepare_readers()  # the index checked against the store, by the writer
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,
         "header_footer_lines": ingest.stats.header_footer_lines,

@@ -96,8 +96,8 @@ def rare_names(
     library: Library, question: str, access: tuple[Access, ...], rare_idf: float = 4.0
 ) -> list[str]:
     """The question's names that are rare among the passages the caller may see."""
-    snapshot = library.snapshot()
-    return [n for n in question_names(question) if snapshot.rarity(n, access) >= rare_idf]
+    index = library.view()
+    return [n for n in question_names(question) if index.rarity(n, access) >= rare_idf]
 
 
 def _mentions(hit: Hit, name: str) -> bool:

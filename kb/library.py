@@ -1,16 +1,21 @@
-"""The library as this process sees it: the store, the keyword index and vectors (the
-snapshot), the embedder and the committed documents, kept in step with the store.
+"""The library as this process sees it: the store, the search index (kb/index.py), the
+embedder and the committed documents, kept in step with the store.
 
 It is the one core object: search (kb/search.py) and answers (kb/answer.py) are functions
 of it; ingest and the front-ends go through its named methods and never touch the store.
-Changes made by other processes (an ingest while the server runs) are noticed through the
-store's generation counter, checked at most once a second.
+Every write goes to the store first (the source of truth) and then to the index, one
+document at a time. Other processes notice a change by the index's version (read on every
+request) and the store's generation (checked at most once a second); when the two disagree
+and no writer is at work (a crash between the two writes, an older release's write), a
+reader repairs the index: only the documents that differ are indexed again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -18,9 +23,10 @@ from functools import cached_property
 
 import numpy as np
 
-from kb import snapshot as snapshots
 from kb.embedder import Embedder, load_embedder
-from kb.errors import DocumentNotFound
+from kb.errors import DocumentNotFound, IndexBusy
+from kb.index import Index, View, fields, signature
+from kb.locks import write_lock
 from kb.settings import Settings
 from kb.store import Store
 from kb.text import index_text
@@ -36,6 +42,7 @@ from kb.types import (
 )
 
 _REFRESH_SECONDS = 1.0
+_SEGMENT_CHUNKS = 50_000
 _EPOCH = dt.date(1, 1, 1)
 
 
@@ -46,12 +53,22 @@ class Library:
         self._build_lock = threading.Lock()
         self._checked = 0.0
         self._generation = -1
+        self._index_version = -1
         self._documents: dict[str, Document] = {}
-        self._snapshot: snapshots.Snapshot | None = None
 
     @cached_property
     def _store(self) -> Store:
         return Store(self.settings)
+
+    @cached_property
+    def _index(self) -> Index:
+        retrieval = self.settings.retrieval
+        folder, bm25 = self.settings.data_dir / "index", (retrieval.bm25_k1, retrieval.bm25_b)
+        try:
+            return Index(folder, bm25)
+        except sqlite3.DatabaseError:  # a damaged manifest: the store rebuilds it
+            shutil.rmtree(folder, ignore_errors=True)
+            return Index(folder, bm25)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -60,38 +77,45 @@ class Library:
     # -- keeping in step with the store --------------------------------------------------
 
     def _refresh(self) -> None:
-        """Reload the document list when another process changed the store (the snapshot
-        follows lazily: a process that only lists documents never builds it)."""
+        """Reload the document list when the index or the store changed."""
         now = time.monotonic()
-        if now - self._checked < _REFRESH_SECONDS and self._generation >= 0:
+        version = self._index.version()
+        if (
+            version == self._index_version
+            and now - self._checked < _REFRESH_SECONDS
+            and self._generation >= 0
+        ):
             return
         with self._lock:
             self._checked = now
             generation = self._store.generation()
-            if generation != self._generation:
+            if generation != self._generation or version != self._index_version:
                 self._documents = {d.doc_id: d for d in self._store.documents()}
                 self._generation = generation
+                self._index_version = version
 
     def invalidate(self) -> None:
         """Check for changes on the next call (after this process changed the store)."""
         self._checked = 0.0
 
-    def snapshot(self) -> snapshots.Snapshot:
-        """The keyword index and vectors of the current generation (or a newer one). Built
-        under a lock of its own, so listing documents or checking health never waits for it."""
+    def view(self) -> View:
+        """The search index as of now (repaired first if it fell behind the store while no
+        writer is at work)."""
         self._refresh()
-        current = self._snapshot
-        if current is not None and current.generation >= self._generation:
-            return current
-        with self._build_lock:
-            current = self._snapshot
-            if current is None or current.generation < self._generation:
-                retrieval = self.settings.retrieval
-                current = snapshots.load_or_build(
-                    self._store, self.settings.data_dir, (retrieval.bm25_k1, retrieval.bm25_b)
-                )
-                self._snapshot = current
-            return current
+        if self._index.store_generation() != self._generation:
+            try:
+                with write_lock(self.settings.data_dir):
+                    self.reconcile_index()
+            except IndexBusy:
+                pass  # a writer is at work: it keeps the index in step itself
+        try:
+            return self._index.view()
+        except (OSError, ValueError, sqlite3.DatabaseError):
+            # A damaged segment (a disk error, a copy cut short): rebuild from the store.
+            with write_lock(self.settings.data_dir):
+                self._index.reset()
+                self.reconcile_index()
+            return self._index.view()
 
     def document_map(self, access: Sequence[Access] = EVERYONE) -> dict[str, Document]:
         """The committed documents the caller may see, by id."""
@@ -140,7 +164,7 @@ class Library:
 
     def chunk(self, chunk_id: str, access: Sequence[Access] = EVERYONE) -> IndexedChunk | None:
         """One passage by id, if the caller may see its document."""
-        found = self.snapshot().chunk(chunk_id)
+        found = self.view().chunk(chunk_id)
         if found is None or found.chunk.doc_id not in self.document_map(access):
             return None
         return found
@@ -148,7 +172,7 @@ class Library:
     def document_chunks(self, doc_id: str, access: Sequence[Access] = EVERYONE) -> list[Chunk]:
         """A document's passages in reading order (none if the caller may not see it)."""
         self.document(doc_id, access)
-        return [c.chunk for c in self.snapshot().document_chunks(doc_id)]
+        return [c.chunk for c in self.view().document_chunks(doc_id)]
 
     def chunk_count(self, access: Sequence[Access] = EVERYONE) -> int:
         return self._store.chunk_count(access)
@@ -165,15 +189,6 @@ class Library:
         vector: np.ndarray = self.embedder.embed([text])[0]
         return vector
 
-    def dense_search(
-        self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
-    ) -> list[tuple[IndexedChunk, float]]:
-        """The k chunks nearest a query vector among those the caller may see."""
-        if filters.empty:  # the common query: HNSW over the allowed collections
-            return self._store.dense_search(vector, k, filters, access)
-        # exact search over the masked snapshot beats a filtered HNSW query (see snapshot.py)
-        return self.snapshot().dense_search(vector, k, filters, access)
-
     # -- writing (ingest holds the write lock) -------------------------------------------
 
     def stored_documents(self) -> list[Document]:
@@ -183,34 +198,90 @@ class Library:
     def add_document(self, parsed: ParsedDocument, chunks: Sequence[Chunk]) -> None:
         """Embed a document's chunks (with its title, section and acronyms) and its title,
         and write it whole, replacing the document with the same id."""
-        doc = parsed.document
+        doc = parsed.document.model_copy(update={"chunks": len(chunks)})
         texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
         vectors = self.embed([*texts, doc.title])
         self._store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
+        self._index.add([doc], chunks, vectors[:-1], self._store.generation())
         self.invalidate()
 
     def update_document(self, doc: Document) -> None:
         """Change a document's catalogue fields without re-embedding it."""
         self._store.update_metadata(doc)
+        self._index.update(doc, self._store.generation())
         self.invalidate()
 
     def remove_document(self, doc_id: str) -> None:
         self._store.delete_document(doc_id)
+        self._index.remove([doc_id], self._store.generation())
         self.invalidate()
 
     def clear_unfinished(self) -> list[str]:
-        """Remove documents a crashed write left half-done; returns their ids."""
+        """Remove documents a crashed write left half-done, and bring the index in step with
+        the store; returns the ids removed. The caller holds the write lock."""
         unfinished = self._store.pending_documents()
         for doc_id in unfinished:
             self._store.delete_document(doc_id)
+        self.reconcile_index()
         self.invalidate()
         return unfinished
+
+    def reconcile_index(self) -> None:
+        """Index what the store holds and the index lacks or holds differently, and drop what
+        the store no longer holds: work in proportion to the difference. The caller holds
+        the write lock."""
+        generation = self._store.generation()
+        stored = {d.doc_id: d for d in self._store.documents()}
+        indexed = self._index.documents()
+        gone = [d for d in indexed if d not in stored]
+        missing = [
+            d
+            for d in stored.values()
+            if d.doc_id not in indexed or indexed[d.doc_id][-1] != signature(d)
+        ]
+        renewed = {d.doc_id for d in missing}
+        changed = [
+            d
+            for d in stored.values()
+            if d.doc_id not in renewed and indexed[d.doc_id][2:-1] != fields(d, "")[2:]
+        ]
+        if gone:
+            self._index.remove(gone)
+        for doc in changed:
+            self._index.update(doc)
+        if missing:
+            self._index_from_store(missing)
+        self._index.mark_reconciled(generation)
+
+    def _index_from_store(self, docs: list[Document]) -> None:
+        """Index documents from their stored chunks and vectors, in segments of about
+        `_SEGMENT_CHUNKS` passages (one read of everything when most of the library is new)."""
+        wanted = {d.doc_id for d in docs}
+        if len(docs) > 200:
+            everything = self._store.iter_chunks_with_vectors()
+            pairs = [(c, v) for c, v in everything if c.chunk.doc_id in wanted]
+        else:
+            pairs = self._store.document_chunks_with_vectors(sorted(wanted))
+        by_doc: dict[str, list[tuple[Chunk, np.ndarray]]] = {d: [] for d in wanted}
+        for indexed, vector in pairs:
+            by_doc[indexed.chunk.doc_id].append((indexed.chunk, vector))
+        batch: list[Document] = []
+        batch_chunks: list[tuple[Chunk, np.ndarray]] = []
+        for doc in docs:
+            own = sorted(by_doc[doc.doc_id], key=lambda p: (p[0].page or 0, p[0].start))
+            batch.append(doc)
+            batch_chunks += own
+            if len(batch_chunks) >= _SEGMENT_CHUNKS or doc is docs[-1]:
+                vectors = np.array([v for _, v in batch_chunks], dtype=np.float32)
+                self._index.add(batch, [c for c, _ in batch_chunks], vectors)
+                batch, batch_chunks = [], []
 
     def generation(self) -> int:
         """The store's change counter (another process's change shows here at once)."""
         return self._store.generation()
 
     def prepare_readers(self) -> None:
-        """Build the snapshot now, in the writer, so readers load it instead of building."""
+        """Check the index against the store (a writer calls this before it lets go of the
+        write lock, so readers find the index in step)."""
+        self.reconcile_index()
         self.invalidate()
-        self.snapshot()

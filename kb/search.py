@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import EmptyIndex
+from kb.index import View
 from kb.library import Library
 from kb.settings import RetrievalSettings
-from kb.snapshot import Snapshot
 from kb.text import shingles
 from kb.types import (
     EVERYONE,
@@ -56,7 +56,7 @@ def weighted_fusion(
 
 
 def complete_scores(
-    snapshot: Snapshot,
+    index: View,
     vector: np.ndarray,
     bm25: np.ndarray,
     dense: list[tuple[IndexedChunk, float]],
@@ -69,11 +69,11 @@ def complete_scores(
     dense_scores = {c.chunk.chunk_id: s for c, s in dense}
     lexical_scores = {c.chunk.chunk_id: s for c, s in lexical}
     for cid in lexical_scores.keys() - dense_scores.keys():
-        similarity = snapshot.similarity(cid, vector)
+        similarity = index.similarity(cid, vector)
         if similarity is not None:
             dense_scores[cid] = similarity
     missing = list(dense_scores.keys() - lexical_scores.keys())
-    lexical_scores.update(snapshot.scores_of(bm25, missing))
+    lexical_scores.update(index.scores_of(bm25, missing))
     return dense_scores, lexical_scores
 
 
@@ -120,16 +120,16 @@ def _retrieve(
 ) -> tuple[dict[str, float], dict[str, float | None], dict[str, IndexedChunk]]:
     """Fused scores, dense similarities and chunks of the candidates."""
     vector = library.embed_query(query)
-    snapshot = library.snapshot()
+    index = library.view()
     mode = settings.mode
-    dense = library.dense_search(vector, pool, filters, access) if mode != "bm25" else []
-    bm25 = snapshot.bm25(query, access) if mode != "dense" else None
-    lexical = snapshot.search(bm25, pool, filters, access) if bm25 is not None else []
+    dense = index.dense_search(vector, pool, filters, access) if mode != "bm25" else []
+    bm25 = index.bm25(query, access) if mode != "dense" else None
+    lexical = index.search(bm25, pool, filters, access) if bm25 is not None else []
     similarity: dict[str, float | None] = {c.chunk.chunk_id: s for c, s in dense}
     if mode != "hybrid" or bm25 is None:  # one retriever: its own scores, nothing to fuse
         fused = {c.chunk.chunk_id: s for c, s in dense or lexical}
     elif settings.fusion == "weighted":
-        dense_scores, lexical_scores = complete_scores(snapshot, vector, bm25, dense, lexical)
+        dense_scores, lexical_scores = complete_scores(index, vector, bm25, dense, lexical)
         similarity.update(dense_scores)  # BM25-only candidates have theirs now
         fused = weighted_fusion(
             [dense_scores, lexical_scores], [settings.dense_weight, 1.0 - settings.dense_weight]
@@ -142,7 +142,7 @@ def _retrieve(
     chunks = {c.chunk.chunk_id: c for c, _ in lexical}
     chunks.update({c.chunk.chunk_id: c for c, _ in dense})
     for cid in chunks.keys() - similarity.keys():  # found by BM25 alone (the gate needs it)
-        similarity[cid] = snapshot.similarity(cid, vector)
+        similarity[cid] = index.similarity(cid, vector)
     return fused, similarity, chunks
 
 

@@ -264,10 +264,32 @@ class Store:
             yield chunk
 
     def iter_chunks_with_vectors(self) -> Iterator[tuple[IndexedChunk, np.ndarray]]:
-        """Every stored chunk with its vector (for building the in-memory snapshot)."""
+        """Every stored chunk with its vector (for building the index from scratch)."""
         for chunk, vector in self._iter_chunks(with_vectors=True):
             assert vector is not None
             yield chunk, vector
+
+    def document_chunks_with_vectors(
+        self, doc_ids: Sequence[str]
+    ) -> list[tuple[IndexedChunk, np.ndarray]]:
+        """Some documents' chunks with their vectors (for indexing them one by one)."""
+        found = []
+        for access, collection in self._chunks.items():
+            for start in range(0, len(doc_ids), 100):
+                wanted: Any = {"doc_id": {"$in": list(doc_ids[start : start + 100])}}
+                got = collection.get(
+                    where=wanted,
+                    include=["documents", "metadatas", "embeddings"],
+                )
+                vectors = got["embeddings"]
+                assert vectors is not None
+                for cid, text, meta, vector in zip(
+                    got["ids"], got["documents"] or [], got["metadatas"] or [], vectors,
+                    strict=True,
+                ):  # fmt: skip
+                    chunk = _indexed_chunk(cid, text or "", dict(meta), access)
+                    found.append((chunk, np.asarray(vector, dtype=np.float32)))
+        return found
 
     def _iter_chunks(self, with_vectors: bool) -> Iterator[tuple[IndexedChunk, np.ndarray | None]]:
         include: Any = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
@@ -280,38 +302,6 @@ class Store:
                 ):
                     vector = None if vectors is None else np.asarray(vectors[i], dtype=np.float32)
                     yield _indexed_chunk(cid, text or "", dict(meta), access), vector
-
-    def dense_search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        filters: SearchFilters,
-        access: Sequence[Access],
-    ) -> list[tuple[IndexedChunk, float]]:
-        """Nearest chunks by cosine similarity, searched only in the allowed collections."""
-        where = filter_clause(filters)
-        found: list[tuple[IndexedChunk, float]] = []
-        for level in access:
-            collection = self._chunks[level]
-            n = min(k, collection.count())
-            if n == 0:
-                continue
-            got = collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=n,
-                where=where,
-                include=["documents", "metadatas", "distances"],
-            )
-            for cid, text, meta, dist in zip(
-                got["ids"][0],
-                (got["documents"] or [[]])[0],
-                (got["metadatas"] or [[]])[0],
-                (got["distances"] or [[]])[0],
-                strict=True,
-            ):
-                found.append((_indexed_chunk(cid, text or "", dict(meta), level), 1.0 - dist))
-        found.sort(key=lambda pair: pair[1], reverse=True)
-        return found[:k]
 
     # -- writing -------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Small text helpers shared by indexing, search and answers, and the one normaliser that
-says what a searchable word is: BM25 (kb/snapshot.py) and the evidence gate (kb/gate.py)
+says what a searchable word is: BM25 (kb/index.py) and the evidence gate (kb/gate.py)
 both use `WORD_PATTERN`, `STOP_WORDS` and `stem`, so they agree on a question's content
 words."""
 
