@@ -356,7 +356,11 @@ class Index:
         self._lock = threading.Lock()
         self._open: dict[str, Segment] = {}
         self._view: View | None = None
-        if self._state("format", str(FORMAT)) != str(FORMAT):
+        if self._state("format", "") == "":  # a new index
+            self._write(
+                lambda db: db.execute("INSERT INTO state VALUES ('format', ?)", (str(FORMAT),))
+            )
+        if self._state("format", "") != str(FORMAT):
             self.reset()
 
     # -- manifest --------------------------------------------------------------------------

@@ -64,6 +64,8 @@ class Library:
     def _index(self) -> Index:
         retrieval = self.settings.retrieval
         folder, bm25 = self.settings.data_dir / "index", (retrieval.bm25_k1, retrieval.bm25_b)
+        # Releases before the index kept pickled snapshots here (hundreds of MB at scale).
+        shutil.rmtree(self.settings.data_dir / "snapshot", ignore_errors=True)
         try:
             return Index(folder, bm25)
         except sqlite3.DatabaseError:  # a damaged manifest: the store rebuilds it

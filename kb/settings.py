@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,12 @@ class StoreSettings(_Group):
     )
     host: str = Field("127.0.0.1", description="Chroma server host (backend=server).")
     port: int = Field(8001, description="Chroma server port (backend=server).")
+    ssl: bool = Field(False, description="Reach the Chroma server over HTTPS (backend=server).")
+    auth_token: SecretStr | None = Field(
+        None,
+        description="Sent as 'Authorization: Bearer TOKEN' to the Chroma server (or the proxy "
+        "in front of it) (backend=server).",
+    )
     prefix: str = Field("kb", description="Prefix of the Chroma collection names.")
     hnsw_ef_search: int = Field(
         256, ge=10, description="HNSW search breadth; Chroma's default 10 loses recall at k=50."
@@ -178,6 +184,11 @@ class ServerSettings(_Group):
         default_factory=list,
         description="Addresses of reverse proxies whose X-Forwarded-For is believed (none by "
         "default: the connection's address counts for rate limits).",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="A Redis (redis://host:6379/0) for the rate-limit counters, shared across "
+        "machines; without one, workers on one machine share a file in the data directory.",
     )
 
 

@@ -178,8 +178,13 @@ class Store:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.store.backend == "server":
+            token = settings.store.auth_token
             self._client = chromadb.HttpClient(
-                host=settings.store.host, port=settings.store.port, settings=chroma_settings
+                host=settings.store.host,
+                port=settings.store.port,
+                ssl=settings.store.ssl,
+                headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
+                settings=chroma_settings,
             )
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)

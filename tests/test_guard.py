@@ -4,6 +4,11 @@ before their body is read."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,7 @@ from starlette.testclient import TestClient
 from kb.keys import KeyStore, Role
 from kb.settings import ServerSettings
 from ui.api.guard import Guard
+from ui.api.ratelimits import Counter, RedisCounter, SqliteCounter
 
 
 class Seen:
@@ -28,15 +34,18 @@ async def _echo(request: Request) -> JSONResponse:
     return JSONResponse({"bytes": len(body)})
 
 
-def _client(tmp_path: Path, **limits: float) -> tuple[TestClient, dict[str, str]]:
+def _client(
+    tmp_path: Path, counter: Counter | None = None, **limits: float
+) -> tuple[TestClient, dict[str, str]]:
     keys = KeyStore(tmp_path)
+    counter = counter or SqliteCounter(tmp_path / "ratelimits.sqlite")
     tokens = {role: keys.create(Role(role), role) for role in ("member", "staff")}
     routes = [
         Route(path, _echo, methods=["GET", "POST"])
         for path in ("/api/x", "/api/documents", "/ui/gradio_api/queue/join", "/ui/static")
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(Guard, settings=ServerSettings(**limits), keys=keys)  # type: ignore[arg-type]
+    app.add_middleware(Guard, settings=ServerSettings(**limits), keys=keys, counter=counter)  # type: ignore[arg-type]
     Seen.bodies = []
     return TestClient(app), tokens
 
@@ -132,3 +141,49 @@ def test_json_bodies_are_bounded_with_or_without_a_length(tmp_path: Path) -> Non
     streamed = client.post("/api/x", content=chunks())  # chunked: no Content-Length
     assert streamed.status_code == 413
     assert client.post("/api/x", content=b"z" * 1000).json() == {"bytes": 1000}
+
+
+def test_workers_share_one_count(tmp_path: Path) -> None:
+    """Two apps over one counter file, as two server workers: the limit is for both together."""
+    shared = tmp_path / "ratelimits.sqlite"
+    first, _ = _client(tmp_path / "a", SqliteCounter(shared), requests_per_minute=4)
+    second, _ = _client(tmp_path / "b", SqliteCounter(shared), requests_per_minute=4)
+    codes = [client.get("/api/x").status_code for client in (first, second) * 3]
+    assert codes == [200, 200, 200, 200, 429, 429]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_workers_on_several_machines_share_a_redis_count(tmp_path: Path, redis_url: str) -> None:
+    first, _ = _client(tmp_path / "a", RedisCounter(redis_url), requests_per_minute=3)
+    second, _ = _client(tmp_path / "b", RedisCounter(redis_url), requests_per_minute=3)
+    codes = [client.get("/api/x").status_code for client in (first, second, first, second)]
+    assert codes == [200, 200, 200, 429]
+    assert "Retry-After" in second.get("/api/x").headers

@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -239,27 +240,24 @@ def test_a_running_library_sees_new_documents_without_restart(
     assert find(serving, "vocational schools Morocco", k=1)[0].citation.doc_id == "second"
 
 
-def test_a_search_snapshot_from_an_older_release_is_rebuilt_not_loaded(
+def test_an_index_of_another_release_is_rebuilt_and_old_snapshots_go(
     settings: Settings, tmp_path: Path
 ) -> None:
     folder = tmp_path / "lib"
     folder.mkdir()
     (folder / "first.md").write_text("# First\n\nCircular migration schemes.\n")
     run([folder], settings, progress=False)
-    generation = Library(settings).generation()
-    snapshots = settings.data_dir / "snapshot"
-    (current,) = [p for p in snapshots.iterdir() if p.name.startswith("v")]
-    # What an earlier release left (its own folder name), and this release's own snapshot
-    # damaged (a disk error, a half-copied backup): the file the loader reads.
-    old = snapshots / f"gen-{generation}-k1-0.9-b-0.4"
-    old.mkdir(parents=True)
-    (old / "index.pkl").write_bytes(b"not a snapshot of this release")
-    (current / "index.pkl").write_bytes(b"\x80\x05garbage")
+    # What an earlier release left: its pickled snapshots, and an index of another format.
+    legacy = settings.data_dir / "snapshot" / "v4-gen-3-k1-0.9-b-0.4"
+    legacy.mkdir(parents=True)
+    (legacy / "index.pkl").write_bytes(b"not a snapshot of this release")
+    with sqlite3.connect(settings.data_dir / "index" / "manifest.sqlite") as db:
+        db.execute("UPDATE state SET value = '0' WHERE key = 'format'")
     hits = find(Library(settings), "circular migration", k=1)
     assert hits[0].citation.doc_id == "first"
-    assert not old.exists() and [p.name for p in snapshots.iterdir()] == [current.name]
-    with (current / "index.pkl").open("rb") as f:  # replaced by a whole one
-        assert f.read(2) == b"\x80\x05" and len(f.read()) > 1000
+    assert not (settings.data_dir / "snapshot").exists()
+    with sqlite3.connect(settings.data_dir / "index" / "manifest.sqlite") as db:
+        assert db.execute("SELECT value FROM state WHERE key = 'format'").fetchone() == ("1",)
 
 
 def _ingest_process(data_dir: Path, folder: Path) -> subprocess.Popen[bytes]:

@@ -33,6 +33,7 @@ from kb.library import Library
 from kb.settings import Settings
 from ui.api.briefs import router as briefs_router
 from ui.api.guard import Guard
+from ui.api.ratelimits import counter_for
 from ui.api.routes import router
 from ui.api.staff import router as staff_router
 from ui.contracts import InvalidRequest, describe_errors
@@ -128,7 +129,8 @@ def create_app(
     app.state.library = library or Library(settings)
     app.state.keys = KeyStore(settings.data_dir)
     app.state.briefs = BriefStore(settings.data_dir, settings.briefs.max_excerpts)
-    app.add_middleware(Guard, settings=settings.server, keys=app.state.keys)
+    counter = counter_for(settings.data_dir, settings.server.redis_url)
+    app.add_middleware(Guard, settings=settings.server, keys=app.state.keys, counter=counter)
     app.include_router(router)
     app.include_router(staff_router)
     app.include_router(briefs_router)

@@ -5,7 +5,8 @@ is read into memory before it decides.
 - A request to /api with a malformed authorization header, or a key that is unknown or
   revoked, is a 401 here: made-up keys never get a key's allowance.
 - Requests per minute are counted per address (and per key) for /api and for the chat's
-  actions (every POST under /ui), answered with 429 and Retry-After. The address is the
+  actions (every POST under /ui), answered with 429 and Retry-After, in a counter every
+  worker shares (ui/api/ratelimits.py). The address is the
   connection's; uvicorn rewrites it from X-Forwarded-For only for the trusted proxies the
   settings name (none by default).
 - A body larger than the route allows is refused with 413 before it is read: uploads up to
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -27,6 +26,7 @@ from starlette.exceptions import HTTPException
 
 from kb.keys import Caller, InvalidKey, KeyStore, Role
 from kb.settings import ServerSettings
+from ui.api.ratelimits import Counter, over
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,31 +62,6 @@ def request_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key", "").strip() or None
 
 
-class RateCounter:
-    """Fixed one-minute windows, counted per identity (an address, a key) in this process."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-        self._window = 0
-        self._lock = threading.Lock()
-
-    def over(self, identities: list[tuple[str, int]]) -> tuple[int, int] | None:
-        """Count one request for each identity; (limit, seconds to wait) if one is over."""
-        now = time.time()
-        window = int(now // _WINDOW)
-        over = None
-        with self._lock:
-            if window != self._window:  # a new minute: forget the old counts
-                self._counts, self._window = {}, window
-            for identity, limit in identities:
-                self._counts[identity] = count = self._counts.get(identity, 0) + 1
-                if count > limit:
-                    over = limit
-        if over is None:
-            return None
-        return over, max(1, int((window + 1) * _WINDOW - now) + 1)
-
-
 async def _respond(send: Send, status: int, detail: str, headers: dict[str, str]) -> None:
     body = json.dumps({"detail": detail}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -102,11 +77,13 @@ class Refusal(Exception):
 
 
 class Guard:
-    def __init__(self, app: App, settings: ServerSettings, keys: KeyStore) -> None:
+    def __init__(
+        self, app: App, settings: ServerSettings, keys: KeyStore, counter: Counter
+    ) -> None:
         self._app = app
         self._settings = settings
         self._keys = keys
-        self._counter = RateCounter()
+        self._counter = counter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,9 +162,9 @@ class Guard:
         self._refuse_over([("key:" + digest, self._settings.requests_per_minute_with_key)])
 
     def _refuse_over(self, identities: list[tuple[str, int]]) -> None:
-        over = self._counter.over(identities)
-        if over is not None:
-            limit, retry = over
+        refused = over(self._counter, identities)
+        if refused is not None:
+            limit, retry = refused
             detail = f"Too many requests: at most {limit} a minute. Try again in {retry} s."
             raise Refusal(429, detail, {"Retry-After": str(retry)})
 
