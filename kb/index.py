@@ -378,7 +378,7 @@ class Index:
         """The store generation the index was last reconciled with or written after."""
         return int(self._state("store_generation", "-1"))
 
-    def _write(self, change: Callable[[sqlite3.Connection], None]) -> None:
+    def _write(self, change: Callable[[sqlite3.Connection], object]) -> None:
         """One transaction that also bumps the version (readers reload on it)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
