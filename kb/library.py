@@ -278,6 +278,10 @@ class Library:
                 self._index.add(batch, [c for c, _ in batch_chunks], vectors)
                 batch, batch_chunks = [], []
 
+    def index_version(self) -> int:
+        """The index's change counter (every change through any process moves it)."""
+        return self._index.version()
+
     def generation(self) -> int:
         """The store's change counter (another process's change shows here at once)."""
         return self._store.generation()

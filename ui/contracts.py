@@ -157,6 +157,8 @@ class Health(BaseModel):
     documents: int = Field(description="Documents the caller may see.")
     chunks: int = Field(description="Passages the caller may see.")
     embedder: str
+    worker: int = Field(description="The process that answered (one of the server's workers).")
+    index_version: int = Field(description="The search index's change counter, as it saw it.")
 
 
 class DocumentChanges(_Request):

@@ -40,9 +40,13 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float, fa
 
 @contextmanager
 def running_server(
-    settings: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
+    settings: Settings,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> Iterator[str]:
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "KB_DATA_DIR": str(settings.data_dir),
@@ -52,7 +56,7 @@ def running_server(
     }
     log = (log_dir / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ui", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ui", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=log,

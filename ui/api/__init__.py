@@ -117,9 +117,13 @@ def _echo_safe(error: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create_app(
-    settings: Settings, library: Library | None = None, with_chat: bool = True
+    settings: Settings,
+    library: Library | None = None,
+    with_chat: bool = True,
+    chat_url: str | None = None,
 ) -> FastAPI:
-    """The server: the JSON API under /api and the chat under /ui."""
+    """The server: the JSON API under /api and the chat under /ui (or, without the chat, a
+    redirect to where it is served: `chat_url`)."""
     app = FastAPI(
         title="Publications knowledge base",
         description="Search and question the library; every answer cites its passages.",
@@ -138,7 +142,14 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
-        return RedirectResponse("/ui/" if with_chat else "/docs")
+        return RedirectResponse("/ui/" if with_chat else chat_url or "/docs")
+
+    if chat_url and not with_chat:
+
+        @app.get("/ui", include_in_schema=False)
+        @app.get("/ui/{rest:path}", include_in_schema=False)
+        def chat_elsewhere(rest: str = "") -> RedirectResponse:
+            return RedirectResponse(chat_url)
 
     if with_chat:
         import gradio as gr

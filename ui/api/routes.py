@@ -4,6 +4,7 @@ calls the core, and returns a contract shape (ui/contracts.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -49,6 +50,8 @@ def health(library: LibraryDep, access: AccessDep) -> Health:
         documents=len(library.document_map(access)),
         chunks=library.chunk_count(access),
         embedder=library.embedder.name,
+        worker=os.getpid(),
+        index_version=library.index_version(),
     )
 
 

@@ -133,30 +133,27 @@ def ask(
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API worker processes (more than one needs the Chroma server; the chat then runs "
+    "in a process of its own on --chat-port).",
+)
+@click.option(
+    "--chat-port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    help="The chat's port with several workers [default: --port + 1].",
+)
 @click.pass_obj
 @user_errors
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int, chat_port: int) -> None:
     """Serve the JSON API (/api, docs at /docs) and the chat (/ui)."""
-    import os
+    from ui.api.serving import serve as run_server
 
-    import uvicorn
-
-    from kb.library import Library
-    from ui.api import create_app
-
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if settings.base_url == Settings.model_fields["base_url"].default:
         settings = settings.model_copy(update={"base_url": f"http://{host}:{port}"})
-    library = Library(settings)
-    library.embed(["warm-up"])  # load the model before the first request, not during it
     click.echo(f"Serving the library at http://{host}:{port}/ (API docs at /docs)")
-    # X-Forwarded-For is believed only from the proxies the settings trust (none by default).
-    trusted = settings.server.trusted_proxies
-    uvicorn.run(
-        create_app(settings, library),
-        host=host,
-        port=port,
-        log_level="warning",
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=",".join(trusted) or None,
-    )
+    run_server(settings, host, port, workers, chat_port)
