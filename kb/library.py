@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -197,12 +197,16 @@ class Library:
         """Every committed document, read from the store now (what an ingest compares with)."""
         return self._store.documents()
 
-    def add_document(self, parsed: ParsedDocument, chunks: Sequence[Chunk]) -> None:
+    def add_document(
+        self, parsed: ParsedDocument, chunks: Sequence[Chunk], vectors: np.ndarray | None = None
+    ) -> None:
         """Embed a document's chunks (with its title, section and acronyms) and its title,
-        and write it whole, replacing the document with the same id."""
+        and write it whole, replacing the document with the same id. `vectors` (one per
+        chunk, then the title's) skips the embedding: for imports and benchmarks."""
         doc = parsed.document.model_copy(update={"chunks": len(chunks)})
-        texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
-        vectors = self.embed([*texts, doc.title])
+        if vectors is None:
+            texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
+            vectors = self.embed([*texts, doc.title])
         self._store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
         self._index.add([doc], chunks, vectors[:-1], self._store.generation())
         self.invalidate()
@@ -277,6 +281,35 @@ class Library:
                 vectors = np.array([v for _, v in batch_chunks], dtype=np.float32)
                 self._index.add(batch, [c for c, _ in batch_chunks], vectors)
                 batch, batch_chunks = [], []
+
+    def copy_store_to(self, target: Library, progress: Callable[[int], None] | None = None) -> int:
+        """Write every committed document (pages, chunks, vectors) into another library's
+        store, and index it there: a backup, a restore, or a move between an embedded store
+        and a Chroma server. Returns the number of documents copied."""
+        docs = self._store.documents()
+        for start in range(0, len(docs), 50):
+            batch = docs[start : start + 50]
+            titles = self._store.title_vectors([d.doc_id for d in batch])
+            chunks: dict[str, list[tuple[Chunk, np.ndarray]]] = {d.doc_id: [] for d in batch}
+            for indexed, vector in self._store.document_chunks_with_vectors(list(chunks)):
+                chunks[indexed.chunk.doc_id].append((indexed.chunk, vector))
+            for doc in batch:
+                own = sorted(chunks[doc.doc_id], key=lambda p: (p[0].page or 0, p[0].start))
+                parsed = ParsedDocument(document=doc, pages=tuple(self._store.pages(doc.doc_id)))
+                vectors = np.array([v for _, v in own] + [titles[doc.doc_id]], dtype=np.float32)
+                target.add_document(parsed, [c for c, _ in own], vectors)
+            if progress is not None:
+                progress(len(batch))
+        return len(docs)
+
+    def close(self) -> None:
+        """Let go of the store and the index (their files may be replaced afterwards)."""
+        if "_store" in self.__dict__:
+            self._store.close()
+            del self.__dict__["_store"]
+        if "_index" in self.__dict__:
+            self._index.close()
+            del self.__dict__["_index"]
 
     def index_version(self) -> int:
         """The index's change counter (every change through any process moves it)."""

@@ -22,6 +22,7 @@ import json
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -188,7 +189,7 @@ class Store:
             )
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(
+            self._client = chromadb.PersistentClient(  # forget_folder() knows this key
                 path=str(settings.data_dir / "chroma"), settings=chroma_settings
             )
         self._batch = min(1000, self._client.get_max_batch_size())
@@ -216,6 +217,25 @@ class Store:
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"generation": 0},
         )
+
+    def close(self) -> None:
+        """Release the client (an embedded store's files are let go once the last client of
+        the same folder in this process closes)."""
+        client: Any = self._client  # ClientAPI does not declare close(); Client has it
+        client.close()
+
+    @staticmethod
+    def forget_folder(data_dir: Path) -> None:
+        """Drop this process's cached Chroma instance of an embedded store whose files are
+        about to be replaced (a restore): chromadb shares one instance per folder in a
+        process, and a stale one would keep serving what the old files held."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        key = str(data_dir / "chroma")
+        system = SharedSystemClient._identifier_to_system.pop(key, None)
+        SharedSystemClient._identifier_to_refcount.pop(key, None)
+        if system is not None:
+            system.stop()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -273,6 +293,14 @@ class Store:
         for chunk, vector in self._iter_chunks(with_vectors=True):
             assert vector is not None
             yield chunk, vector
+
+    def title_vectors(self, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        got = self._documents.get(ids=list(doc_ids), include=["embeddings"])
+        vectors = got["embeddings"]
+        assert vectors is not None
+        return {
+            d: np.asarray(v, dtype=np.float32) for d, v in zip(got["ids"], vectors, strict=True)
+        }
 
     def document_chunks_with_vectors(
         self, doc_ids: Sequence[str]

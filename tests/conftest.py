@@ -3,8 +3,17 @@ ingested once into a temporary Chroma with the bundled model."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import itertools
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,9 +34,48 @@ CITATION_FIELDS = REFERENCE_FIELDS | {"n", "quote", "chunk_id", "start", "end"}
 RESULT_FIELDS = {"text", "score", "chunk_id", "start", "end", "section", "citation"}
 
 
+# `KB_TEST_STORE=server` runs every test that builds its settings here against one real
+# `chroma run` for the session (the Makefile runs the e2e tier that way too).
+ON_SERVER = os.environ.get("KB_TEST_STORE", "embedded") == "server"
+embedded_only = pytest.mark.skipif(ON_SERVER, reason="about embedded Chroma's files on disk")
+
+
+@functools.cache
+def _session_chroma_port() -> int:
+    """A `chroma run` on a free loopback port for the whole session, stopped by its PID."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    folder = Path(tempfile.mkdtemp(prefix="kb-test-chroma-"))
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(folder / "db"),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=(folder / "chroma.log").open("w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )  # fmt: skip
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(20)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(stop)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
+                return port
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"chroma run did not start; see {folder / 'chroma.log'}")
+
+
 def make_settings(tmp: Path, **overrides: object) -> Settings:
-    """Settings isolated in `tmp`, with a collection prefix of their own."""
-    store = StoreSettings(prefix=f"test{next(_counter)}")
+    """Settings isolated in `tmp`, with a collection prefix of their own (on the session's
+    Chroma server when KB_TEST_STORE=server)."""
+    store = StoreSettings(prefix=f"test{next(_counter)}-{os.getpid()}")
+    if ON_SERVER:
+        store = store.model_copy(update={"backend": "server", "port": _session_chroma_port()})
     return Settings(data_dir=tmp / "data", corpus_dir=tmp / "corpus", store=store, **overrides)  # type: ignore[arg-type]
 
 

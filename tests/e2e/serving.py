@@ -51,6 +51,9 @@ def running_server(
         **os.environ,
         "KB_DATA_DIR": str(settings.data_dir),
         "KB_STORE__PREFIX": settings.store.prefix,
+        "KB_STORE__BACKEND": settings.store.backend,
+        "KB_STORE__HOST": settings.store.host,
+        "KB_STORE__PORT": str(settings.store.port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         **(extra_env or {}),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from kb.settings import load_settings
+from ui.cli.admin import backup, restore
 from ui.cli.briefs import brief
 from ui.cli.evaluate import evaluate
 from ui.cli.keys import keys
@@ -19,5 +20,5 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = load_settings()
 
 
-for command in (ingest, remove, search, ask, serve, keys, brief, evaluate):
+for command in (ingest, remove, search, ask, serve, keys, brief, evaluate, backup, restore):
     cli.add_command(command)
