@@ -27,8 +27,10 @@ demo: ingest
 serve: ingest
 	$(BIN)/kb serve --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
+# Every test on the embedded store, then the end-to-end tier again on a real `chroma run`.
 test: setup
 	$(BIN)/pytest -q
+	KB_TEST_STORE=server $(BIN)/pytest -q -m e2e
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e"

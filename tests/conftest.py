@@ -79,6 +79,19 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
     return Settings(data_dir=tmp / "data", corpus_dir=tmp / "corpus", store=store, **overrides)  # type: ignore[arg-type]
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a `kb` process (or the CLI in-process) these settings'
+    data directory and store."""
+    store = settings.store
+    return {
+        "KB_DATA_DIR": str(settings.data_dir),
+        "KB_STORE__PREFIX": store.prefix,
+        "KB_STORE__BACKEND": store.backend,
+        "KB_STORE__HOST": store.host,
+        "KB_STORE__PORT": str(store.port),
+    }
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KB_DATA_DIR", "KB_CORPUS_DIR", "KB_BASE_URL"):

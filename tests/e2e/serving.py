@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kb.settings import Settings
+from tests.conftest import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,11 +50,7 @@ def running_server(
     port = port or free_port()
     env = {
         **os.environ,
-        "KB_DATA_DIR": str(settings.data_dir),
-        "KB_STORE__PREFIX": settings.store.prefix,
-        "KB_STORE__BACKEND": settings.store.backend,
-        "KB_STORE__HOST": settings.store.host,
-        "KB_STORE__PORT": str(settings.store.port),
+        **settings_env(settings),
         "GRADIO_ANALYTICS_ENABLED": "False",
         **(extra_env or {}),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ def test_health_counts_the_library(
     client: TestClient, sample: tuple[Settings, IngestReport, Path]
 ) -> None:
     body = client.get("/api/health").json()
+    assert body.pop("worker") == os.getpid()  # the test client runs the app in this process
+    assert body.pop("index_version") > 0
     assert body == {
         "status": "ok",
         "documents": 31,

@@ -16,7 +16,7 @@ from kb.keys import KeyStore, Role
 from kb.library import Library
 from kb.settings import Settings
 from kb.types import MEMBERS
-from tests.conftest import make_settings
+from tests.conftest import make_settings, settings_env
 from ui.cli import cli
 
 pytestmark = pytest.mark.e2e
@@ -26,12 +26,6 @@ FILES = {
     "skills.md": "# Skills partnerships\n\nSkills partnerships train welders in Ghana.\n",
 }
 QUESTIONS = ["How long do seasonal work permits last?", "Where are welders trained?"]
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    store = settings.store
-    return {"KB_DATA_DIR": str(settings.data_dir), "KB_STORE__PREFIX": store.prefix,
-            "KB_STORE__BACKEND": store.backend, "KB_STORE__PORT": str(store.port)}  # fmt: skip
 
 
 def _answers(settings: Settings) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -63,23 +57,23 @@ def test_back_up_wipe_restore_gives_the_same_answers(tmp_path: Path) -> None:
     assert all(citations for _, citations in before)
 
     runner = CliRunner()
-    made = runner.invoke(cli, ["backup", str(tmp_path / "backup")], env=_env(settings))
+    made = runner.invoke(cli, ["backup", str(tmp_path / "backup")], env=settings_env(settings))
     assert made.exit_code == 0, made.output
     assert "Backed up 2 documents" in made.output
-    again = runner.invoke(cli, ["backup", str(tmp_path / "backup")], env=_env(settings))
+    again = runner.invoke(cli, ["backup", str(tmp_path / "backup")], env=settings_env(settings))
     assert again.exit_code != 0 and "not empty" in again.output
 
     _wipe(settings)
     assert not settings.data_dir.exists()
-    restored = runner.invoke(cli, ["restore", str(tmp_path / "backup")], env=_env(settings))
+    restored = runner.invoke(cli, ["restore", str(tmp_path / "backup")], env=settings_env(settings))
     assert restored.exit_code == 0, restored.output
     assert _answers(settings) == before
     assert KeyStore(settings.data_dir).caller(token).role is Role.member  # keys came back
 
-    refused = runner.invoke(cli, ["restore", str(tmp_path / "backup")], env=_env(settings))
+    refused = runner.invoke(cli, ["restore", str(tmp_path / "backup")], env=settings_env(settings))
     assert refused.exit_code != 0 and "--replace" in refused.output
     replaced = runner.invoke(
-        cli, ["restore", "--replace", str(tmp_path / "backup")], env=_env(settings)
+        cli, ["restore", "--replace", str(tmp_path / "backup")], env=settings_env(settings)
     )
     assert replaced.exit_code == 0, replaced.output
     assert _answers(settings) == before
@@ -95,8 +89,10 @@ def test_a_backup_moves_a_library_into_another_store(tmp_path: Path) -> None:
     run([folder], source, progress=False)
     before = _answers(source)
     runner = CliRunner()
-    assert runner.invoke(cli, ["backup", str(tmp_path / "b")], env=_env(source)).exit_code == 0
+    assert (
+        runner.invoke(cli, ["backup", str(tmp_path / "b")], env=settings_env(source)).exit_code == 0
+    )
     target = make_settings(tmp_path / "target")
-    moved = runner.invoke(cli, ["restore", str(tmp_path / "b")], env=_env(target))
+    moved = runner.invoke(cli, ["restore", str(tmp_path / "b")], env=settings_env(target))
     assert moved.exit_code == 0, moved.output
     assert _answers(target) == before

@@ -16,7 +16,7 @@ from ingest.pipeline import run
 from kb.keys import KeyStore, Role
 from kb.library import Library
 from kb.settings import ServerSettings, Settings
-from tests.conftest import make_settings
+from tests.conftest import make_settings, settings_env
 from ui.api import create_app
 
 pytestmark = pytest.mark.e2e
@@ -225,8 +225,8 @@ def test_the_cli_keeps_a_local_brief(
     from ui.cli import cli
 
     settings = sample[0]
-    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("KB_STORE__PREFIX", settings.store.prefix)
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
     runner = CliRunner()
     brief = runner.invoke(cli, ["brief", "new", "Private sector"]).output.strip()
     quote = "Engaging the private sector is crucial for labour mobility projects."

@@ -13,7 +13,7 @@ from ingest.pipeline import run
 from kb.library import Library
 from kb.settings import Settings
 from kb.types import MEMBERS
-from tests.conftest import CITATION_FIELDS, EVAL_PDFS, REFERENCE_FIELDS, RESULT_FIELDS
+from tests.conftest import CITATION_FIELDS, EVAL_PDFS, REFERENCE_FIELDS, RESULT_FIELDS, settings_env
 from tests.helpers import ask, find
 from tests.pdfmaker import make_pdf
 from ui.cli import cli
@@ -129,8 +129,8 @@ def test_cli_json_shapes_and_failure_exit_code(
     pdf_library: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, folder = pdf_library
-    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("KB_STORE__PREFIX", settings.store.prefix)
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
     runner = CliRunner()
     result = runner.invoke(cli, ["ingest", str(folder), "--json"])
     assert result.exit_code == 0, result.output
