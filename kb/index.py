@@ -10,8 +10,9 @@ number (one SQLite read per request) and then only opens the new segments.
   holding its passages and the catalogue fields filters need (access, type, date, language),
   so re-classifying a document rewrites nothing. Rows of a document removed or replaced stay
   in their old segment as dead rows until a merge drops them.
-- Segments (kb/segments.py) are merged when there are more than `_MAX_SEGMENTS`: the small ones
-  together, so a merge costs about the size of what changed recently, not of the library.
+- Segments (kb/segments.py) of about the same size are merged once there are `_FANOUT` of
+  them (tiers, as in Lucene), so a merge costs about the size of what changed recently, not
+  of the library, and a passage is rewritten a logarithmic number of times over its life.
 
 BM25 statistics (document frequencies, average length) are computed per query over what the
 caller may see, across segments: an anonymous ranking never depends on members-only text.
@@ -40,7 +41,7 @@ from kb.types import Access, Chunk, DocType, Document, IndexedChunk, SearchFilte
 
 # Bumped when the layout changes: an index of another format is rebuilt from the store.
 FORMAT = 1
-_MAX_SEGMENTS = 8
+_FANOUT = 4
 _KEEP_RETIRED_SECONDS = 120.0  # a reader may still be reading a merged-away segment
 _ACCESS = {a: i for i, a in enumerate(Access)}
 _TYPES = {t: i for i, t in enumerate(DocType)}
@@ -342,6 +343,25 @@ class View:
         return [(found[int(rows[i])], float(sims[i])) for i in order]
 
 
+def merge_plan(view: View) -> list[Segment]:
+    """The segments to merge next: every mostly-dead one, or the smallest full tier."""
+    dead = len(view._docs)
+    live_rows = [
+        int(np.count_nonzero(view._row_doc[view._offsets[i] : view._offsets[i + 1]] != dead))
+        for i in range(len(view._segments))
+    ]
+    mostly_dead = [
+        s for s, live in zip(view._segments, live_rows, strict=True) if live < s.rows / 2
+    ]
+    if mostly_dead:
+        return mostly_dead
+    tiers: dict[int, list[Segment]] = {}
+    for seg, live in zip(view._segments, live_rows, strict=True):
+        tiers.setdefault(int(math.log(max(live, 1), _FANOUT)), []).append(seg)
+    full = [segs for _, segs in sorted(tiers.items()) if len(segs) >= _FANOUT]
+    return full[0] if full else []
+
+
 class Index:
     """The index folder: readers ask for `view()`; writers add, update and remove documents."""
 
@@ -502,22 +522,16 @@ class Index:
     # -- merging ---------------------------------------------------------------------------
 
     def _merge_if_needed(self) -> None:
-        """Merge the small segments together when there are too many, and any segment that
-        is mostly dead rows; then delete segments retired long enough ago."""
-        view = self.view()
-        live_rows = np.bincount(
-            np.searchsorted(view._offsets, np.flatnonzero(view._row_doc < len(view._docs)),
-                            side="right") - 1,
-            minlength=len(view._segments),
-        )  # fmt: skip
-        sizes = [(s.rows, int(live_rows[i]), s) for i, s in enumerate(view._segments)]
-        chosen = [s for rows, live, s in sizes if rows and live < rows / 2]
-        if len(sizes) > _MAX_SEGMENTS:
-            by_size = sorted(sizes, key=lambda x: x[0])
-            chosen += [s for _, _, s in by_size[: len(sizes) - _MAX_SEGMENTS // 2 + 1]]
-        chosen = list({s.name: s for s in chosen}.values())
-        if chosen:
-            self._merge(view, chosen)
+        """Merge segments of about the same size once there are `_FANOUT` of them (a tier:
+        sizes within a factor of `_FANOUT`), and any segment that is mostly dead rows; then
+        delete segments retired long enough ago. Each passage is so rewritten about
+        log_FANOUT(library / document) times over its life, and a library of n passages has
+        at most (_FANOUT - 1) segments per tier."""
+        for _ in range(8):  # a merge can fill the next tier up
+            chosen = merge_plan(self.view())
+            if not chosen:
+                break
+            self._merge(self.view(), chosen)
         self._collect()
 
     def _merge(self, view: View, chosen: list[Segment]) -> None:

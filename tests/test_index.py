@@ -183,7 +183,7 @@ def test_bm25_equals_bm25s_however_the_index_grew(tmp_path: Path) -> None:
     index = Index(tmp_path / "index", (0.9, 0.4))
     docs: dict[str, Document] = {}
     passages: dict[str, list[Chunk]] = {}
-    for n in range(14):  # more than _MAX_SEGMENTS: merges happen
+    for n in range(14):  # more than _FANOUT of each size: merges happen
         doc = _document(f"doc-{n}", Access.members if n % 5 == 0 else Access.public)
         chunks, vectors = _passages(doc, int(rng.integers(1, 6)), rng)
         index.add([doc], chunks, vectors)
@@ -229,7 +229,10 @@ def test_merges_keep_segments_few_and_delete_what_no_reader_needs(
         np.concatenate([v for _, _, v in everything]),
     )
     live = grown.view()._segments
-    assert 1 < len(live) <= indexes._MAX_SEGMENTS
+    # 30 documents of 3 passages: tiers of 4 merged as they fill, never 4 of one size left.
+    sizes = [s.rows for s in live]
+    assert 1 < len(live) < len(everything) and indexes.merge_plan(grown.view()) == []
+    assert all(sizes.count(n) < indexes._FANOUT for n in sizes), sizes
     for query in QUERIES:
         assert _our_scores(grown, query, EVERYONE) == pytest.approx(
             _our_scores(whole, query, EVERYONE)
