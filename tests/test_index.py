@@ -322,3 +322,16 @@ def test_the_library_repairs_an_index_behind_the_store_or_damaged(tmp_path: Path
     assert [
         c.chunk.chunk_id for c, _ in again.view().dense_search(ALL, 10, SearchFilters(), EVERYONE)
     ] == before
+
+
+def test_a_library_embedded_with_another_model_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path)
+    Index(settings.data_dir / "index").record_embedder("minilm-int8-pc")
+    library = Library(settings)
+    with caplog.at_level("WARNING"):
+        library.view()
+        library.view()
+    warnings = [r.getMessage() for r in caplog.records if "--reindex" in r.getMessage()]
+    assert len(warnings) == 1 and "'minilm-int8-pc'" in warnings[0]
