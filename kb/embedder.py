@@ -96,7 +96,7 @@ def requantised_model() -> Path:
     if file_sha256(target) != REQUANTISED_SHA256:
         raise ModelMissing(
             f"{target} is not the expected re-quantised model (sha256 differs): delete it and "
-            "run `python -m kb.requantise` (or set KB_EMBEDDER__NAME=minilm-int8)."
+            "run `python -m kb.embedder` (or set KB_EMBEDDER__NAME=minilm-int8)."
         )
     return target
 
@@ -182,3 +182,7 @@ def _load(settings: EmbedderSettings) -> Embedder:
 def load_embedder(settings: EmbedderSettings) -> Embedder:
     """The embedder the settings name; loaded once per process and shared."""
     return _load(settings)
+
+
+if __name__ == "__main__":  # the build step: `python -m kb.embedder`
+    print(f"re-quantised model: {requantised_model()}")

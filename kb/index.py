@@ -176,7 +176,7 @@ class View:
         index = int(np.searchsorted(self._offsets, row, side="right")) - 1
         return self._segments[index], row - int(self._offsets[index])
 
-    def _indexed(self, rows: Iterable[int]) -> dict[int, IndexedChunk]:
+    def passages(self, rows: Iterable[int]) -> dict[int, IndexedChunk]:
         """Passages with their document's fields, by global row."""
         by_segment: dict[int, list[int]] = {}
         for row in rows:
@@ -216,7 +216,7 @@ class View:
 
     def chunk(self, chunk_id: str) -> IndexedChunk | None:
         row = self._row(chunk_id)
-        return None if row is None else self._indexed([row])[row]
+        return None if row is None else self.passages([row])[row]
 
     def document_chunks(self, doc_id: str) -> list[IndexedChunk]:
         """A document's passages in page and offset order."""
@@ -225,7 +225,7 @@ class View:
             rows = [offset + r for r in seg.document_rows(doc_id)]
             live = [r for r in rows if self._row_doc[r] != len(self._docs)]
             if live:
-                found = self._indexed(live).values()
+                found = self.passages(live).values()
                 return sorted(found, key=lambda c: (c.chunk.page or 0, c.chunk.start))
         return []
 
@@ -283,21 +283,29 @@ class View:
             rarest = max(rarest, math.log((count + 1) / (frequency + 1)))
         return rarest
 
-    def search(
+    def lexical_rows(
         self, scores: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
-    ) -> list[tuple[IndexedChunk, float]]:
-        """Top passages by BM25 (`scores`, from `bm25`) among those the caller may see and the
-        filters keep; passages without any query word are not hits."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the top passages by BM25 (`scores`, from `bm25`) among those the caller
+        may see and the filters keep, best first, with their scores; passages without any
+        query word are not hits."""
         if not self.size:
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         masked = np.where(self.mask(filters, access), scores, 0.0)
         k = min(k, int(np.count_nonzero(masked > 0)))
         if k == 0:
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         top = np.argpartition(-masked, k - 1)[:k]
         top = top[np.argsort(-masked[top], kind="stable")]
-        found = self._indexed(int(i) for i in top)
-        return [(found[int(i)], float(masked[i])) for i in top]
+        return top, masked[top]
+
+    def search(
+        self, scores: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
+    ) -> list[tuple[IndexedChunk, float]]:
+        """`lexical_rows` as passages."""
+        rows, values = self.lexical_rows(scores, k, filters, access)
+        found = self.passages(rows)
+        return [(found[int(r)], float(v)) for r, v in zip(rows, values, strict=True)]
 
     def scores_of(self, scores: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
         """Per-passage values of a score array."""
@@ -308,18 +316,25 @@ class View:
 
     def similarity(self, chunk_id: str, vector: np.ndarray) -> float | None:
         row = self._row(chunk_id)
-        if row is None:
-            return None
-        seg, local = self._locate(row)
-        return float(np.asarray(seg.vectors[local]) @ vector)
+        return None if row is None else float(self.similarities(np.array([row]), vector)[0])
 
-    def dense_search(
+    def similarities(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the passages at these rows to a query vector."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        which = np.searchsorted(self._offsets, rows, side="right") - 1
+        for index in np.unique(which):
+            here = which == index
+            local = rows[here] - int(self._offsets[index])
+            out[here] = np.asarray(self._segments[int(index)].vectors[local]) @ vector
+        return out
+
+    def dense_rows(
         self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
-    ) -> list[tuple[IndexedChunk, float]]:
-        """Exact nearest passages among those the caller may see and the filters keep."""
-        if not self.size:
-            return []
-        mask = self.mask(filters, access)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the exact nearest passages among those the caller may see and the filters
+        keep, nearest first, with their similarities."""
+        mask = self.mask(filters, access) if self.size else np.zeros(0, dtype=bool)
         best_rows: list[np.ndarray] = []
         best_scores: list[np.ndarray] = []
         for index, seg in enumerate(self._segments):
@@ -336,11 +351,22 @@ class View:
             best_rows.append(keep[top] + start)
             best_scores.append(sims[top])
         if not best_rows:
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         rows, sims = np.concatenate(best_rows), np.concatenate(best_scores)
         order = np.argsort(-sims, kind="stable")[:k]
-        found = self._indexed(int(rows[i]) for i in order)
-        return [(found[int(rows[i])], float(sims[i])) for i in order]
+        return rows[order], sims[order]
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]
+    ) -> list[tuple[IndexedChunk, float]]:
+        """`dense_rows` as passages."""
+        rows, sims = self.dense_rows(vector, k, filters, access)
+        found = self.passages(rows)
+        return [(found[int(r)], float(v)) for r, v in zip(rows, sims, strict=True)]
+
+    def doc_id(self, row: int) -> str:
+        """The document of the passage at a live row (without reading the passage)."""
+        return self._docs[int(self._row_doc[row])].doc_id
 
 
 def merge_plan(view: View) -> list[Segment]:

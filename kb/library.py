@@ -52,7 +52,6 @@ class Library:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
         self._checked = 0.0
         self._generation = -1
         self._index_version = -1

@@ -1,5 +1,5 @@
 """Build step: the bundled MiniLM re-quantised per channel, so onnxruntime runs it with integer
-kernels (`python -m kb.requantise`, run by `make setup`; the embedder also builds it on first
+kernels (`python -m kb.embedder`, run by `make setup`; the embedder also builds it on first
 use). Nothing is downloaded: the input is the shipped model, checked by its sha256, and the
 output is checked by its own (the build is deterministic).
 
@@ -90,13 +90,3 @@ def requantise(source: Path, target: Path) -> None:
         finally:
             logging.disable(logging.NOTSET)
         os.replace(built, target)
-
-
-def main() -> None:
-    from kb.embedder import requantised_model
-
-    print(f"re-quantised model: {requantised_model()}")
-
-
-if __name__ == "__main__":
-    main()

@@ -8,8 +8,9 @@ are the front-ends' business (ui/links.py): the core does not know the server's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,10 +30,12 @@ from kb.types import (
     SearchFilters,
 )
 
+Key = TypeVar("Key", bound=Hashable)
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Key]], k: int = 60) -> dict[Key, float]:
     """Sum of 1 / (k + rank) over the rankings each id appears in (rank from 1)."""
-    scores: dict[str, float] = {}
+    scores: dict[Key, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
@@ -40,11 +43,11 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> di
 
 
 def weighted_fusion(
-    runs: Sequence[Mapping[str, float]], weights: Sequence[float]
-) -> dict[str, float]:
+    runs: Sequence[Mapping[Key, float]], weights: Sequence[float]
+) -> dict[Key, float]:
     """Sum of weighted scores, each run min-max normalised to [0, 1] over the candidates it
     scores (a candidate a run does not score counts as that run's lowest)."""
-    scores: dict[str, float] = {}
+    scores: dict[Key, float] = {}
     for run, weight in zip(runs, weights, strict=True):
         if not run:
             continue
@@ -59,21 +62,20 @@ def complete_scores(
     index: View,
     vector: np.ndarray,
     bm25: np.ndarray,
-    dense: list[tuple[IndexedChunk, float]],
-    lexical: list[tuple[IndexedChunk, float]],
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Both retrievers' scores for every candidate either one found. A passage BM25 ranks
-    first but the embedder ranks 60th is not absent from the dense run, only lower; scoring
-    it (one dot product, one BM25 lookup) instead of counting it 0 measured +0.004 nDCG@10
-    on SciFact train (0.735 -> 0.739)."""
-    dense_scores = {c.chunk.chunk_id: s for c, s in dense}
-    lexical_scores = {c.chunk.chunk_id: s for c, s in lexical}
-    for cid in lexical_scores.keys() - dense_scores.keys():
-        similarity = index.similarity(cid, vector)
-        if similarity is not None:
-            dense_scores[cid] = similarity
-    missing = list(dense_scores.keys() - lexical_scores.keys())
-    lexical_scores.update(index.scores_of(bm25, missing))
+    dense: dict[int, float],
+    lexical: dict[int, float],
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Both retrievers' scores for every candidate (by row) either one found. A passage BM25
+    ranks first but the embedder ranks 60th is not absent from the dense run, only lower;
+    scoring it (one dot product, one BM25 lookup) instead of counting it 0 measured +0.004
+    nDCG@10 on SciFact train (0.735 -> 0.739)."""
+    dense_scores = dict(dense)
+    lexical_only = np.array([r for r in lexical if r not in dense_scores], dtype=np.int64)
+    for row, similarity in zip(lexical_only, index.similarities(lexical_only, vector), strict=True):
+        dense_scores[int(row)] = float(similarity)
+    lexical_scores = dict(lexical)
+    for row in dense_scores.keys() - lexical_scores.keys():
+        lexical_scores[row] = float(bm25[row])
     return dense_scores, lexical_scores
 
 
@@ -111,39 +113,54 @@ def reference(doc: Document, chunk: Chunk, superseded_by: str | None = None) -> 
 
 
 def _retrieve(
-    library: Library,
+    index: View,
+    vector: np.ndarray,
     query: str,
     pool: int,
     filters: SearchFilters,
     access: tuple[Access, ...],
     settings: RetrievalSettings,
-) -> tuple[dict[str, float], dict[str, float | None], dict[str, IndexedChunk]]:
-    """Fused scores, dense similarities and chunks of the candidates."""
-    vector = library.embed_query(query)
-    index = library.view()
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Fused scores and dense similarities of the candidates, by the index's row."""
     mode = settings.mode
-    dense = index.dense_search(vector, pool, filters, access) if mode != "bm25" else []
+    rows, sims = index.dense_rows(vector, pool, filters, access) if mode != "bm25" else _NONE
+    dense = {int(r): float(v) for r, v in zip(rows, sims, strict=True)}
     bm25 = index.bm25(query, access) if mode != "dense" else None
-    lexical = index.search(bm25, pool, filters, access) if bm25 is not None else []
-    similarity: dict[str, float | None] = {c.chunk.chunk_id: s for c, s in dense}
+    rows, values = index.lexical_rows(bm25, pool, filters, access) if bm25 is not None else _NONE
+    lexical = {int(r): float(v) for r, v in zip(rows, values, strict=True)}
+    similarity = dict(dense)
     if mode != "hybrid" or bm25 is None:  # one retriever: its own scores, nothing to fuse
-        fused = {c.chunk.chunk_id: s for c, s in dense or lexical}
+        fused = dense or lexical
     elif settings.fusion == "weighted":
         dense_scores, lexical_scores = complete_scores(index, vector, bm25, dense, lexical)
-        similarity.update(dense_scores)  # BM25-only candidates have theirs now
+        similarity = dense_scores  # BM25-only candidates have theirs now
         fused = weighted_fusion(
             [dense_scores, lexical_scores], [settings.dense_weight, 1.0 - settings.dense_weight]
         )
     else:
-        fused = reciprocal_rank_fusion(
-            [[c.chunk.chunk_id for c, _ in dense], [c.chunk.chunk_id for c, _ in lexical]],
-            settings.rrf_k,
-        )
-    chunks = {c.chunk.chunk_id: c for c, _ in lexical}
-    chunks.update({c.chunk.chunk_id: c for c, _ in dense})
-    for cid in chunks.keys() - similarity.keys():  # found by BM25 alone (the gate needs it)
-        similarity[cid] = index.similarity(cid, vector)
-    return fused, similarity, chunks
+        fused = reciprocal_rank_fusion([list(dense), list(lexical)], settings.rrf_k)
+    missing = np.array([r for r in fused if r not in similarity], dtype=np.int64)
+    for row, value in zip(missing, index.similarities(missing, vector), strict=True):
+        similarity[int(row)] = float(value)  # found by BM25 alone (the gate needs it)
+    return fused, similarity
+
+
+_NONE = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def _distinct_top(
+    index: View, ranked: list[int], k: int, threshold: float
+) -> list[tuple[int, IndexedChunk]]:
+    """The first k ranked passages that are not near-duplicates of a better one, reading
+    passages a window at a time (most searches read only the first 3k of a pool of 100)."""
+    window = max(3 * k, 20)
+    while True:
+        passages = index.passages(ranked[:window])
+        texts = [passages[r].chunk.text for r in ranked[:window]]
+        keep = drop_near_duplicates(texts, threshold, limit=k)
+        if len(keep) >= k or window >= len(ranked):
+            return [(ranked[i], passages[ranked[i]]) for i in keep[:k]]
+        window *= 4
 
 
 def search(
@@ -174,37 +191,36 @@ def search(
     k = k or settings.k
     # Room for near-duplicates to be dropped and still return k passages when k exist.
     pool = max(settings.candidates, 2 * k)
-    fused, similarity, chunks = _retrieve(
-        library, query, pool, filters or SearchFilters(), access, settings
+    vector = library.embed_query(query)
+    index = library.view()
+    fused, similarity = _retrieve(
+        index, vector, query, pool, filters or SearchFilters(), access, settings
     )
     # Committed documents only, and (defence in depth: the retrievers already searched only
     # what the caller may see) never one whose access changed a moment ago.
     ranked = [
-        cid
-        for cid in sorted(fused, key=fused.__getitem__, reverse=True)
-        if chunks[cid].chunk.doc_id in documents
+        row
+        for row in sorted(fused, key=fused.__getitem__, reverse=True)
+        if index.doc_id(row) in documents
     ]
-    keep = drop_near_duplicates(
-        [chunks[cid].chunk.text for cid in ranked], settings.duplicate_similarity, limit=k
-    )
     hits = []
-    for cid in (ranked[i] for i in keep[:k]):
-        chunk = chunks[cid].chunk
+    for row, found in _distinct_top(index, ranked, k, settings.duplicate_similarity):
+        chunk = found.chunk
         hits.append(
             Hit(
                 text=chunk.text,
-                score=round(fused[cid], 6),
+                score=round(fused[row], 6),
                 citation=reference(
                     documents[chunk.doc_id],
                     chunk,
                     library.newer_version(documents[chunk.doc_id], access),
                 ),
-                chunk_id=cid,
+                chunk_id=chunk.chunk_id,
                 start=chunk.start,
                 end=chunk.end,
                 section=chunk.section,
                 aliases=chunk.aliases,
-                similarity=similarity.get(cid),
+                similarity=similarity.get(row),
             )
         )
     return hits
