@@ -151,7 +151,7 @@ def ask(
 @user_errors
 def serve(settings: Settings, host: str, port: int, workers: int, chat_port: int) -> None:
     """Serve the JSON API (/api, docs at /docs) and the chat (/ui)."""
-    from ui.api.serving import serve as run_server
+    from ui.serving import serve as run_server
 
     if settings.base_url == Settings.model_fields["base_url"].default:
         settings = settings.model_copy(update={"base_url": f"http://{host}:{port}"})

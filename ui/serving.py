@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from typing import TYPE_CHECKING
 
 import uvicorn
-from fastapi import FastAPI
 
 from kb.errors import KBError
-from kb.library import Library
 from kb.settings import Settings, load_settings
-from ui.api import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kb.library import Library
 
 _CHAT_URL = "KB_SERVE_CHAT_URL"
 
@@ -37,6 +40,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
 
 
 def _ready_library(settings: Settings) -> Library:
+    # Imported here: the supervising process of several workers loads no model, store or app.
+    from kb.library import Library
+
     library = Library(settings)
     library.embed(["warm-up"])  # load the model before the first request, not during it
     library.view()  # open the index (and repair it if it fell behind) before the first search
@@ -45,6 +51,8 @@ def _ready_library(settings: Settings) -> Library:
 
 def worker_app() -> FastAPI:
     """One API worker (uvicorn calls this once in each worker process)."""
+    from ui.api import create_app
+
     settings = load_settings()
     return create_app(
         settings, _ready_library(settings), with_chat=False, chat_url=os.environ.get(_CHAT_URL)
@@ -52,6 +60,8 @@ def worker_app() -> FastAPI:
 
 
 def _serve_chat(host: str, port: int) -> None:
+    from ui.api import create_app
+
     settings = load_settings()
     app = create_app(settings, _ready_library(settings))
     uvicorn.run(app, host=host, port=port, **_uvicorn_options(settings))  # type: ignore[arg-type]
@@ -61,6 +71,8 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1, chat_port:
     """Serve until interrupted: one process, or `workers` API processes and a chat process."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if workers == 1:
+        from ui.api import create_app
+
         app = create_app(settings, _ready_library(settings))
         uvicorn.run(app, host=host, port=port, **_uvicorn_options(settings))  # type: ignore[arg-type]
         return
@@ -84,7 +96,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1, chat_port:
     chat.start()
     try:
         uvicorn.run(
-            "ui.api.serving:worker_app",
+            "ui.serving:worker_app",
             factory=True,
             workers=workers,
             host=host,
