@@ -238,7 +238,10 @@ def measure(settings: Settings, env: dict[str, str], workers: int, size: int) ->
         marker = f"zyxwv{size}"
         started = time.perf_counter()
         upload = {
-            "file": ("new.md", f"# New note\n\nA note about {marker} and welders.\n".encode())
+            "file": (
+                f"new-{size}.md",
+                f"# New note\n\nA note about {marker} and welders.\n".encode(),
+            )
         }
         form = {"title": "New note", "doc_type": "study", "access": "public"}
         httpx.post(
@@ -252,7 +255,7 @@ def measure(settings: Settings, env: dict[str, str], workers: int, size: int) ->
 
         folder = Path(tempfile.mkdtemp())
         marker = f"qwxyz{size}"
-        (folder / "one.md").write_text(f"# One more\n\nA line about {marker}.\n")
+        (folder / f"one-{time.time_ns()}.md").write_text(f"# One more\n\nA line about {marker}.\n")
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "ui", "ingest", str(folder)], cwd=ROOT, env=env,
                        check=True, capture_output=True)  # fmt: skip

@@ -40,9 +40,7 @@ def main() -> None:
     settings = Settings()
     library = Library(settings)
     queries = [g.question for g in read_gold(ROOT / "bench" / "gold.jsonl")]
-    answer(
-        library, queries[0], settings.answer, settings.retrieval
-    )  # load the model and the index
+    answer(library, queries[0], settings.answer, settings.retrieval)  # load the model and the index
     r = settings.retrieval
     print(
         f"{library.chunk_count()} chunks; fusion {r.fusion}, "

@@ -57,6 +57,7 @@ class Library:
         self._index_version = -1
         self._warned = False
         self._documents: dict[str, Document] = {}
+        self._visible_documents: dict[tuple[int, tuple[Access, ...]], dict[str, Document]] = {}
 
     @cached_property
     def _store(self) -> Store:
@@ -141,7 +142,13 @@ class Library:
     def document_map(self, access: Sequence[Access] = EVERYONE) -> dict[str, Document]:
         """The committed documents the caller may see, by id."""
         self._refresh()
-        return {k: d for k, d in self._documents.items() if d.access in access}
+        documents = self._documents  # replaced whole on a change, never modified
+        key = (id(documents), tuple(sorted(access)))
+        cached = self._visible_documents.get(key)
+        if cached is None:
+            cached = {k: d for k, d in documents.items() if d.access in access}
+            self._visible_documents = {key: cached}  # only the current list's
+        return dict(cached)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -252,11 +259,14 @@ class Library:
         self.invalidate()
         return unfinished
 
-    def reconcile_index(self) -> None:
+    def reconcile_index(self, always: bool = False) -> None:
         """Index what the store holds and the index lacks or holds differently, and drop what
-        the store no longer holds: work in proportion to the difference. The caller holds
-        the write lock."""
+        the store no longer holds: work in proportion to the difference. Nothing to do (one
+        read) when the index was written after the store's last change, unless `always`. The
+        caller holds the write lock."""
         generation = self._store.generation()
+        if not always and self._index.store_generation() == generation:
+            return
         stored = {d.doc_id: d for d in self._store.documents()}
         indexed = self._index.documents()
         gone = [d for d in indexed if d not in stored]
