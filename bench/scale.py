@@ -314,7 +314,7 @@ def main() -> None:
         settings = Settings(data_dir=args.data, store=store)
         library = Library(settings)
         grower = Grower(library)
-        have = library.chunk_count() // PASSAGES_PER_DOC * PASSAGES_PER_DOC
+        have = library.chunk_count(tuple(Access)) // PASSAGES_PER_DOC * PASSAGES_PER_DOC
         for size in sorted(args.sizes):
             started = time.perf_counter()
             first = have // PASSAGES_PER_DOC
