@@ -172,10 +172,6 @@ class View:
 
     # -- passages --------------------------------------------------------------------------
 
-    def _locate(self, row: int) -> tuple[Segment, int]:
-        index = int(np.searchsorted(self._offsets, row, side="right")) - 1
-        return self._segments[index], row - int(self._offsets[index])
-
     def passages(self, rows: Iterable[int]) -> dict[int, IndexedChunk]:
         """Passages with their document's fields, by global row."""
         by_segment: dict[int, list[int]] = {}
@@ -307,16 +303,7 @@ class View:
         found = self.passages(rows)
         return [(found[int(r)], float(v)) for r, v in zip(rows, values, strict=True)]
 
-    def scores_of(self, scores: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
-        """Per-passage values of a score array."""
-        rows = {c: self._row(c) for c in chunk_ids}
-        return {c: float(scores[r]) for c, r in rows.items() if r is not None}
-
     # -- vectors ---------------------------------------------------------------------------
-
-    def similarity(self, chunk_id: str, vector: np.ndarray) -> float | None:
-        row = self._row(chunk_id)
-        return None if row is None else float(self.similarities(np.array([row]), vector)[0])
 
     def similarities(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the passages at these rows to a query vector."""
