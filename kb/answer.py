@@ -4,13 +4,13 @@ closest documents."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from kb.compose import Composer, ExtractiveComposer
 from kb.gate import Verdict, assess
 from kb.library import Library
 from kb.search import search
-from kb.settings import AnswerSettings, RetrievalSettings
+from kb.settings import AnswerSettings, RetrievalSettings, Settings
 from kb.types import EVERYONE, Access, Answer, Hit, Reference, SearchFilters
 
 NO_ANSWER = "The library holds no passage that answers this."
@@ -50,6 +50,17 @@ def abstention(question: str, hits: Sequence[Hit], verdict: Verdict, see_also: i
     )
 
 
+def composer_for(library: Library, settings: Settings) -> Composer:
+    """The composer the settings ask for: quoted sentences, or a language model (checked,
+    with quoted sentences as its fallback) when one is configured."""
+    extractive = ExtractiveComposer(library.embed, settings.answer)
+    if not settings.llm.enabled:
+        return extractive
+    from kb.generate import GenerativeComposer  # the openai client loads only when used
+
+    return GenerativeComposer(settings.llm, extractive, settings.answer.max_sentences)
+
+
 def answer(
     library: Library,
     question: str,
@@ -75,9 +86,35 @@ def answer(
     Returns:
         The answer with its citations, or an abstention with the closest documents.
     """
+    *_, final = answer_stream(
+        library, question, settings, retrieval, filters, access, passages, composer
+    )
+    return final
+
+
+def answer_stream(
+    library: Library,
+    question: str,
+    settings: AnswerSettings,
+    retrieval: RetrievalSettings,
+    filters: SearchFilters | None = None,
+    access: tuple[Access, ...] = EVERYONE,
+    passages: int | None = None,
+    composer: Composer | None = None,
+) -> Iterator[Answer]:
+    """`answer`, as it grows: each yield is the answer so far, the last one final. Retrieval
+    and the evidence gate run before the first yield; only composing streams."""
     hits = retrieve(library, question, settings, retrieval, filters, access, passages)
     verdict = assess(library, question, hits, settings, access)
     if not verdict.answerable:
-        return abstention(question, hits, verdict, settings.see_also)
-    composition = (composer or ExtractiveComposer(library.embed, settings)).compose(question, hits)
-    return Answer(question=question, answer=composition.text, citations=composition.citations)
+        yield abstention(question, hits, verdict, settings.see_also)
+        return
+    writer = composer or ExtractiveComposer(library.embed, settings)
+    for composition in writer.stream(question, hits):
+        yield Answer(
+            question=question,
+            answer=composition.text,
+            citations=composition.citations,
+            composer=composition.composer,
+            notice=composition.notice,
+        )

@@ -2,13 +2,13 @@
 
 `Composer` is the protocol; `ExtractiveComposer` quotes the sentences closest in meaning to
 the question, verbatim, so every claim is checkable. A language-model composer is another
-implementation of the same protocol.
+implementation of the same protocol (kb/generate.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +26,16 @@ _REFERENCE = re.compile(
     r"^\s*(\[\d+\]|\d{1,3}\s+[A-Z])|last accessed|Available at:|https?://", re.I
 )
 _MAX_SENTENCE_CHARS = 600
+# What an instruction planted in a document looks like: addressed to an assistant or its
+# prompt, not to a reader of a policy brief. No composer quotes one as an answer.
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?"
+    r"((previous|prior|above|earlier|preceding|system)\s+)?(instructions|prompts?)\b"
+    r"|\b(system|developer) (prompt|message)\b"
+    r"|\byou are (now )?(an? )?(ai|assistant|language model|chatgpt)\b"
+    r"|\bas an ai (language model|assistant)\b",
+    re.I,
+)
 _BULLETS = "•▪●-– "
 
 
@@ -35,11 +45,17 @@ class Composition:
 
     text: str
     citations: tuple[Citation, ...]
+    composer: str = "extractive"
+    notice: str | None = None
 
 
 class Composer(Protocol):
     def compose(self, question: str, hits: Sequence[Hit]) -> Composition:
         """An answer to the question from these passages, every claim cited."""
+        ...
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[Composition]:
+        """The answer as it grows; the last composition is the final answer."""
         ...
 
 
@@ -64,6 +80,7 @@ def quotable_spans(hits: Sequence[Hit]) -> list[Span]:
                 len(sentence.split()) >= _MIN_SENTENCE_WORDS
                 and len(sentence) <= _MAX_SENTENCE_CHARS
                 and not _REFERENCE.search(sentence)
+                and not INSTRUCTION.search(sentence)
                 and _SENTENCE_END.search(sentence)  # a heading is not an answer
                 and not sentence.rstrip('”"’)').endswith("?")  # nor is a question
             ):
@@ -129,3 +146,6 @@ class ExtractiveComposer:
         )
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         return Composition(text=text, citations=citations)
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[Composition]:
+        yield self.compose(question, hits)  # quoting is one step: nothing to stream

@@ -193,6 +193,34 @@ class ServerSettings(_Group):
     )
 
 
+class LLMSettings(_Group):
+    """An optional language model that writes fluent answers from the passages; every quote it
+    cites is checked against its passage (kb/generate.py). Without a base_url, answers are
+    extractive and nothing leaves the machine."""
+
+    base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible endpoint (https://host/v1); unset: extractive answers.",
+    )
+    model: str = Field("", description="The model name the endpoint serves.")
+    api_key: SecretStr | None = Field(None, description="The endpoint's key, if it needs one.")
+    timeout: float = Field(
+        30.0, gt=0, le=600, description="Seconds before the extractive answer is given instead."
+    )
+    max_tokens: int = Field(700, ge=50, le=8000, description="Longest answer the model may write.")
+    min_support: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of a written sentence's content words its checked quote (or the "
+        "question) must contain; below it the sentence is dropped as unsupported.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+
 class Settings(BaseSettings):
     """Everything configurable about the knowledge base."""
 
@@ -214,6 +242,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     server: ServerSettings = ServerSettings()
     briefs: BriefSettings = BriefSettings()
+    llm: LLMSettings = LLMSettings()
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -202,3 +202,11 @@ class Answer(_Frozen):
     citations: tuple[Citation, ...] = ()
     abstained: bool = False
     see_also: tuple[Reference, ...] = ()
+    composer: str = Field(
+        "extractive",
+        description="Who wrote the answer: extractive (quoted sentences) or "
+        "generative (a language model, every quote checked).",
+    )
+    notice: str | None = Field(
+        None, description="What the reader should know about how this answer was written."
+    )

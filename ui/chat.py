@@ -5,12 +5,15 @@ reach the user as gr.Error messages."""
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
-from kb.answer import answer as answer_question
+from kb.answer import answer_stream, composer_for
 from kb.briefs import BriefStore
 from kb.errors import KBError
 from kb.keys import Caller, InvalidKey, KeyStore, Role
@@ -70,13 +73,21 @@ def citations_markdown(answer: Answer, links: Links) -> str:
     return "\n\n".join(blocks)
 
 
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # a marker [n] as md() escapes it
+
+
 def answer_markdown(answer: Answer) -> str:
-    """One quoted sentence per line, each with its marker: easier to check than a paragraph."""
+    """Quoted sentences one per line, each with its marker (easier to check than a
+    paragraph); a language model's answer as it wrote it, markers in bold; the notice below."""
     if answer.abstained:
         titles = "; ".join(md(r.title) for r in answer.see_also)
         closest = f" The closest documents are: {titles}." if titles else ""
         return md(answer.answer) + closest
-    return "\n".join(f"- {md(c.quote)} **\\[{c.n}\\]**" for c in answer.citations)
+    if answer.composer == "extractive":
+        text = "\n".join(f"- {md(c.quote)} **\\[{c.n}\\]**" for c in answer.citations)
+    else:
+        text = _MARKER.sub(r"**\\[\1\\]**", md(answer.answer))
+    return text + (f"\n\n_{md(answer.notice)}_" if answer.notice else "")
 
 
 def _excerpt(text: str, limit: int = 420) -> str:
@@ -127,6 +138,7 @@ def build_chat(
     library: Library, keys: KeyStore, settings: Settings, briefs: BriefStore
 ) -> gr.Blocks:
     basket = BriefBasket(library, briefs, settings)
+    composer = composer_for(library, settings)
 
     def links_for(caller: Caller) -> Links:
         """Links relative to the server, so they work whichever address the page was opened
@@ -159,30 +171,32 @@ def build_chat(
         date_from: str,
         date_to: str,
         languages: list[str],
-    ) -> tuple[list[dict[str, Any]], str, str, dict[str, Any], Any]:
+    ) -> Iterator[tuple[list[dict[str, Any]], str, str, dict[str, Any], Any]]:
+        """The answer as it is written (a language model's, sentence by sentence), with its
+        citations beside it."""
         caller = who(session_key)
         try:
             filters = filters_from(types, date_from, date_to, languages)
             request = parse(AskRequest, question=question, filters=filters)
-            reply = answer_question(
+            answers = answer_stream(
                 library,
                 request.question,
                 settings.answer,
                 settings.retrieval,
                 request.filters,
                 caller.role.access,
+                composer=composer,
             )
+            first = next(answers)
         except KBError as e:
             raise gr.Error(str(e)) from e
         links = links_for(caller)
-        history = [
-            *history,
-            {"role": "user", "content": md(request.question)},
-            {"role": "assistant", "content": answer_markdown(reply)},
-        ]
-        data = ask_response(reply, links).model_dump(mode="json")
-        picks = [(f"[{c.n}] {c.quote[:90]}", str(i)) for i, c in enumerate(reply.citations)]
-        return history, citations_markdown(reply, links), "", data, _picks(picks)
+        asked = [*history, {"role": "user", "content": md(request.question)}]
+        for reply in itertools.chain([first], answers):
+            said = {"role": "assistant", "content": answer_markdown(reply)}
+            data = ask_response(reply, links).model_dump(mode="json")
+            picks = [(f"[{c.n}] {c.quote[:90]}", str(i)) for i, c in enumerate(reply.citations)]
+            yield [*asked, said], citations_markdown(reply, links), "", data, _picks(picks)
 
     def find(
         query: str,

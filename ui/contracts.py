@@ -71,6 +71,11 @@ class AskRequest(_Request):
         description="Passages the answer may draw on (default: the server's, 5).",
     )
     filters: SearchFilters | None = None
+    stream: bool = Field(
+        False,
+        description="Answer as server-sent events: `delta` events carry the text as each "
+        "checked sentence is written, the last event (`answer`) the whole response.",
+    )
 
 
 class ReferenceOut(BaseModel):
@@ -126,6 +131,14 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     abstained: bool
     see_also: list[ReferenceOut] = Field(description="Closest documents, when the answer abstains.")
+    composer: str = Field(
+        "extractive",
+        description="Who wrote the answer: extractive (the passages' own sentences) or "
+        "generative (a language model; every quote checked against its passage).",
+    )
+    notice: str | None = Field(
+        None, description="What the reader should know about how the answer was written."
+    )
 
 
 class DocumentOut(BaseModel):
@@ -201,6 +214,8 @@ def ask_response(answer: Answer, links: Links) -> AskResponse:
         citations=[CitationOut.of_citation(c, links) for c in answer.citations],
         abstained=answer.abstained,
         see_also=[ReferenceOut.of(r, links) for r in answer.see_also],
+        composer=answer.composer,
+        notice=answer.notice,
     )
 
 

@@ -19,6 +19,8 @@ def _where(ref: Reference) -> str:
 
 def render_answer(answer: Answer, links: Links) -> str:
     lines = [textwrap.fill(answer.answer, 100), ""]
+    if answer.notice:
+        lines[1:1] = ["", textwrap.fill(f"Note: {answer.notice}", 100)]
     if answer.abstained:
         if answer.see_also:
             lines.append("Closest documents:")

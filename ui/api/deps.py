@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from kb.compose import Composer
 from kb.keys import Caller, KeyStore
 from kb.library import Library
 from kb.settings import Settings
@@ -32,6 +33,11 @@ def get_settings(request: Request) -> Settings:
 def get_keys(request: Request) -> KeyStore:
     keys: KeyStore = request.app.state.keys
     return keys
+
+
+def get_composer(request: Request) -> Composer:
+    composer: Composer = request.app.state.composer
+    return composer
 
 
 def get_links(request: Request) -> Links:
@@ -70,6 +76,7 @@ LibraryDep = Annotated[Library, Depends(get_library)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
 LinksDep = Annotated[Links, Depends(get_links)]
+ComposerDep = Annotated[Composer, Depends(get_composer)]
 AccessDep = Annotated[tuple[Access, ...], Depends(get_access)]
 EditorDep = Annotated[Caller, Depends(get_editor)]
 ERRORS: dict[int | str, dict[str, Any]] = {

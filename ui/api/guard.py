@@ -62,8 +62,27 @@ def request_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key", "").strip() or None
 
 
-async def _respond(send: Send, status: int, detail: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"detail": detail}).encode()
+# Paths that take API keys and count against the API's rate limits: the JSON API, the
+# OpenAI-compatible chat and the MCP server.
+_KEYED_PREFIXES = ("/api/", "/v1/", "/mcp")
+_OPENAI_ERROR_TYPES = {401: "invalid_api_key", 403: "permission_denied", 413: "request_too_large",
+                       429: "rate_limit_exceeded"}  # fmt: skip
+
+
+def error_body(path: str, status: int, detail: str) -> dict[str, Any]:
+    """A refusal as the caller's client reads it: OpenAI's `{"error": {...}}` under /v1 (the
+    openai SDK and chat front-ends parse that), `{"detail": ...}` everywhere else."""
+    if path.startswith("/v1/"):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        code = _OPENAI_ERROR_TYPES.get(status, kind)
+        return {"error": {"message": detail, "type": kind, "param": None, "code": code}}
+    return {"detail": detail}
+
+
+async def _respond(
+    send: Send, status: int, detail: str, headers: dict[str, str], path: str = ""
+) -> None:
+    body = json.dumps(error_body(path, status, detail)).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -93,7 +112,8 @@ class Guard:
             limit = self._check(scope)
         except Refusal as e:
             # Closing the connection: a refused upload's body is not read, then or later.
-            await _respond(send, e.status, e.detail, {**e.headers, "Connection": "close"})
+            headers = {**e.headers, "Connection": "close"}
+            await _respond(send, e.status, e.detail, headers, scope["path"])
             return
         started = False
 
@@ -107,7 +127,7 @@ class Guard:
         except BodyTooLarge as e:
             if started:
                 raise
-            await _respond(send, 413, e.detail, {"Connection": "close"})
+            await _respond(send, 413, e.detail, {"Connection": "close"}, scope["path"])
 
     def _check(self, scope: Scope) -> int | None:
         """Refuse what can be refused from the headers; the body limit of the rest."""
@@ -117,7 +137,7 @@ class Guard:
         if sum(k in _AUTH_HEADERS for k, _ in raw) > 1:  # which key would count? refuse
             raise Refusal(401, "Send one API key, in one header.", {"WWW-Authenticate": "Bearer"})
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
-        api = path.startswith("/api/")
+        api = path.startswith(_KEYED_PREFIXES)
         chat_post = path.startswith("/ui/") and method == "POST"
         if chat_post and not _is_chat_action(path):
             raise Refusal(403, "The chat takes no files; staff upload with POST /api/documents.")

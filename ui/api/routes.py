@@ -4,21 +4,25 @@ calls the core, and returns a contract shape (ui/contracts.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from kb.answer import answer
+from kb.answer import answer_stream
 from kb.errors import DocumentNotFound
 from kb.search import search as search_library
-from kb.types import MEMBERS, DocType
+from kb.types import MEMBERS, Answer, DocType
 from ui.api.deps import (
     ERRORS,
     AccessDep,
     CallerDep,
+    ComposerDep,
     KeysDep,
     LibraryDep,
     LinksDep,
@@ -38,6 +42,7 @@ from ui.contracts import (
     search_response,
 )
 from ui.exports import MEDIA_TYPES, REFERENCE_FORMATS, csl_json, download, references
+from ui.links import Links
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
@@ -67,15 +72,21 @@ def search(
     return search_response(body.query, hits, links)
 
 
-@router.post("/ask", response_model=AskResponse)
+_EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {"description": "With `stream`: the answer's events."}}}
+}
+
+
+@router.post("/ask", response_model=AskResponse, responses=_EVENT_STREAM)
 def ask(
     body: AskRequest,
     library: LibraryDep,
     settings: SettingsDep,
     access: AccessDep,
     links: LinksDep,
-) -> AskResponse:
-    found = answer(
+    composer: ComposerDep,
+) -> AskResponse | StreamingResponse:
+    answers = answer_stream(
         library,
         body.question,
         settings.answer,
@@ -83,8 +94,30 @@ def ask(
         body.filters,
         access,
         passages=body.k,
+        composer=composer,
     )
-    return ask_response(found, links)
+    # The first answer comes before any byte is sent: a failing store is still a 503.
+    first = next(answers)
+    if not body.stream:
+        *_, final = itertools.chain([first], answers)
+        return ask_response(final, links)
+    return StreamingResponse(_ask_events(first, answers, links), media_type="text/event-stream")
+
+
+def _ask_events(first: Answer, rest: Iterator[Answer], links: Links) -> Iterator[str]:
+    """Server-sent events: `delta` with each new piece of the text, then `answer` with the
+    whole response (citations, composer, notice)."""
+    written, final = "", first
+    for current in itertools.chain([first], rest):
+        final = current
+        if current.answer.startswith(written) and len(current.answer) > len(written):
+            yield _event("delta", {"text": current.answer[len(written) :]})
+            written = current.answer
+    yield _event("answer", ask_response(final, links).model_dump(mode="json"))
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 _REFERENCES: dict[int | str, dict[str, Any]] = {

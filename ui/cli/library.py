@@ -111,7 +111,7 @@ def ask(
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the library, citing the passages it rests on."""
-    from kb.answer import answer
+    from kb.answer import answer, composer_for
     from kb.library import Library
     from kb.types import MEMBERS
     from ui.contracts import AskRequest, ask_response, filters_from, parse
@@ -121,8 +121,15 @@ def ask(
     filters = filters_from(types, date_from, date_to, languages)
     request = parse(AskRequest, question=question, filters=filters)
     library = Library(settings)
+    composer = composer_for(library, settings)
     reply = answer(
-        library, request.question, settings.answer, settings.retrieval, request.filters, MEMBERS
+        library,
+        request.question,
+        settings.answer,
+        settings.retrieval,
+        request.filters,
+        MEMBERS,
+        composer=composer,
     )
     if as_json:
         click.echo(ask_response(reply, Links(settings.base_url)).model_dump_json(indent=2))
