@@ -82,9 +82,10 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(scenario, text)
         else:
-            message = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": {"role": "assistant", "content": text},
+                      "finish_reason": "stop"}  # fmt: skip
             reply = {"id": "x", "object": "chat.completion", "created": 0, "model": scenario,
-                     "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+                     "choices": [choice]}  # fmt: skip
             self._send(200, "application/json", json.dumps(reply).encode())
 
     def _stream(self, scenario: str, text: str) -> None:

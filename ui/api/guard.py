@@ -2,9 +2,10 @@
 counted, the body's size bounded, uploads refused early. A pure ASGI middleware, so nothing
 is read into memory before it decides.
 
-- A request to /api with a malformed authorization header, or a key that is unknown or
-  revoked, is a 401 here: made-up keys never get a key's allowance.
-- Requests per minute are counted per address (and per key) for /api and for the chat's
+- A request to /api, /v1 or /mcp with a malformed authorization header, or a key that is
+  unknown or revoked, is a 401 here: made-up keys never get a key's allowance. The key
+  `anonymous` reads as none (OpenAI clients cannot send a request without a key).
+- Requests per minute are counted per address (and per key) for those paths and the chat's
   actions (every POST under /ui), answered with 429 and Retry-After, in a counter every
   worker shares (ui/api/ratelimits.py). The address is the
   connection's; uvicorn rewrites it from X-Forwarded-For only for the trusted proxies the
@@ -48,9 +49,14 @@ class MalformedAuthorization(InvalidKey):
     """An authorization header in a scheme other than Bearer."""
 
 
+# The key that says "no key": OpenAI clients (the SDK, Open WebUI, LibreChat) always send one.
+ANONYMOUS_KEY = "anonymous"
+
+
 def request_key(headers: Mapping[str, str]) -> str | None:
-    """The key a request carries, from `Authorization: Bearer KEY` or `X-API-Key`. Any other
-    authorization scheme (Basic, Token, ...) is refused, never read as anonymous."""
+    """The key a request carries, from `Authorization: Bearer KEY` or `X-API-Key`; None for
+    no key or the key `anonymous`. Any other authorization scheme (Basic, Token, ...) is
+    refused, never read as anonymous."""
     auth = headers.get("authorization", "").strip()
     if auth:
         scheme, _, key = auth.partition(" ")
@@ -58,8 +64,9 @@ def request_key(headers: Mapping[str, str]) -> str | None:
             raise MalformedAuthorization(
                 "Send the API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'."
             )
-        return key.strip()
-    return headers.get("x-api-key", "").strip() or None
+        return None if key.strip() == ANONYMOUS_KEY else key.strip()
+    key = headers.get("x-api-key", "").strip()
+    return None if key in ("", ANONYMOUS_KEY) else key
 
 
 # Paths that take API keys and count against the API's rate limits: the JSON API, the
@@ -195,7 +202,11 @@ def _is_chat_action(path: str) -> bool:
 
 
 def _has_key(headers: dict[str, str]) -> bool:
-    return bool(headers.get("authorization") or headers.get("x-api-key"))
+    """Whether the request sends a key (the key `anonymous` is none)."""
+    try:
+        return request_key(headers) is not None
+    except InvalidKey:  # refused right after; counted with a key's allowance, as any key
+        return True
 
 
 class BodyTooLarge(HTTPException):

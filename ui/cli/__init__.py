@@ -11,6 +11,7 @@ from ui.cli.briefs import brief
 from ui.cli.evaluate import evaluate
 from ui.cli.keys import keys
 from ui.cli.library import ask, ingest, remove, search, serve
+from ui.cli.mcp import mcp
 
 
 @click.group()
@@ -20,5 +21,5 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = load_settings()
 
 
-for command in (ingest, remove, search, ask, serve, keys, brief, evaluate, backup, restore):
+for command in (ingest, remove, search, ask, serve, mcp, keys, brief, evaluate, backup, restore):
     cli.add_command(command)
