@@ -74,7 +74,7 @@ def quotable_spans(hits: Sequence[Hit]) -> list[Span]:
     found = []
     for i, hit in enumerate(hits):
         for start, end in split_sentences(hit.text):
-            span = _trimmed(hit.text, start, end)
+            span = trim_span(hit.text, start, end)
             sentence = hit.text[span[0] : span[1]]
             if (
                 len(sentence.split()) >= _MIN_SENTENCE_WORDS
@@ -88,7 +88,7 @@ def quotable_spans(hits: Sequence[Hit]) -> list[Span]:
     return found
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The span without surrounding space or a leading bullet: layout, not words; what is
     left is still a verbatim quote."""
     while start < end and (text[start].isspace() or text[start] in _BULLETS):
@@ -123,7 +123,7 @@ class ExtractiveComposer:
     def pick(self, question: str, hits: Sequence[Hit]) -> list[Span]:
         spans = quotable_spans(hits)
         if not spans:
-            whole = _trimmed(hits[0].text, 0, len(hits[0].text))
+            whole = trim_span(hits[0].text, 0, len(hits[0].text))
             return [Span(0, *whole)]
         sentences = [hits[s.hit].text[s.start : s.end] for s in spans]
         # One model call for the question and its candidate sentences together.

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kb.compose import INSTRUCTION, Composer, Composition, cite
+from kb.compose import INSTRUCTION, Composer, Composition, cite, trim_span
 from kb.gate import stems
 from kb.settings import LLMSettings
 from kb.types import Citation, Hit
@@ -123,6 +123,7 @@ def check(line: dict[str, Any], hits: Sequence[Hit], question: str, min_support:
     span = locate(quote, hit.text)
     if span is None:
         return Checked(sentence, None, f"quote not in passage {source}")
+    span = trim_span(hit.text, *span)  # a leading bullet is layout, not words
     verbatim = hit.text[span[0] : span[1]]
     if INSTRUCTION.search(verbatim) or INSTRUCTION.search(sentence):
         return Checked(sentence, None, "quotes an instruction")
