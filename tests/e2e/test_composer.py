@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from fastapi.testclient import TestClient
 
@@ -185,3 +186,25 @@ def test_abstentions_never_reach_the_model(
     before = len(requests)
     body = _ask(_client(planted, url, "good"), "What is the capital of Mongolia's wind industry?")
     assert body["abstained"] and len(requests) == before
+
+
+def test_v1_streams_the_models_checked_sentences(
+    planted: tuple[Settings, Library], model: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """The openai client, streaming a generative answer: one content delta per checked
+    sentence, and the sources with the last chunk."""
+    http = _client(planted, model[0], "good")
+    client = openai.OpenAI(
+        base_url="http://testserver/v1", api_key="anonymous", http_client=http, max_retries=0
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="kb-library", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    assert len(pieces) == 2 and pieces[0].startswith("The library reports:")
+    last = chunks[-1]
+    assert (last.model_extra or {})["kb"]["composer"] == "generative"
+    sources = (last.choices[0].delta.model_extra or {})["sources"]
+    assert [s["n"] for s in sources] == [1, 2]
