@@ -111,6 +111,12 @@ _WORD_ENDINGS = (
     "ure",
 )
 
+# Two words run together where HTML-to-text dropped the space between elements: a badge and
+# its headline ("UpdatedCall for Proposals"), a possessive and the next name
+# ("ICMPD’sVienna"). The head ends in lower case (or "’s"), the tail starts in upper case;
+# not inside a web address ("?langId=").
+_GLUED = re.compile(r"(?<![\w/=?&.#-])([A-Za-z]+[’']s|[A-Za-z]*[a-z]{2})([A-Z][A-Za-z]{2,})\b")
+
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"”’]$")
 _BULLET = re.compile(r"^\s*([•▪◦●\-–*]|\d{1,2}[.)]|\(?[a-z]\))\s+")
 
@@ -122,12 +128,14 @@ class CleanStats:
     hyphen_repairs: int = 0
     header_footer_lines: int = 0
     duplicate_paragraphs: int = 0
+    glued_words: int = 0
     lines_in: int = 0
 
     def add(self, other: CleanStats) -> None:
         self.hyphen_repairs += other.hyphen_repairs
         self.header_footer_lines += other.header_footer_lines
         self.duplicate_paragraphs += other.duplicate_paragraphs
+        self.glued_words += other.glued_words
         self.lines_in += other.lines_in
 
 
@@ -145,6 +153,25 @@ def normalise_characters(text: str) -> str:
     text = _LETTER_SPACED.sub(_join_letters, text)
     text = _INVISIBLE.sub("", text)
     return _SPACES.sub(" ", text)
+
+
+def split_glued_words(text: str, stats: CleanStats) -> str:
+    """Put back the space between two run-together words ("UpdatedCall" -> "Updated Call").
+
+    Only where both halves are words the text also uses on their own: names written in
+    camel case ("JavaScript", "MGSoG", "LaMP") have halves that are not. For web text only:
+    in PDFs this shape is mostly names ("SunEdison") and odd fonts ("parTies").
+    """
+    vocabulary = set(re.findall(r"[a-z]+", text.lower()))
+
+    def split(m: re.Match[str]) -> str:
+        head, tail = m.group(1), m.group(2)
+        if re.sub(r"[’']s$", "", head).lower() in vocabulary and tail.lower() in vocabulary:
+            stats.glued_words += 1
+            return f"{head} {tail}"
+        return m.group()
+
+    return _GLUED.sub(split, text)
 
 
 def _shape(line: str) -> str:

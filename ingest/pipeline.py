@@ -173,7 +173,8 @@ class _Run:
                 "superseded_by": entry.superseded_by,
             }
             if doc.doc_id.startswith("item-"):
-                wanted.update(title=None, date=None)  # items keep their own title and date
+                # Items keep their own title, date, type and (no) address.
+                wanted.update(title=None, date=None, doc_type=None, url=None)
             changes = {k: v for k, v in wanted.items() if v is not None and getattr(doc, k) != v}
             if changes:
                 self.library.update_document(doc.model_copy(update=changes))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ingest.catalogue import Catalogue
 from ingest.chunk import chunk_pages, make_splitter
-from ingest.clean import CleanStats, clean_pages, find_headings
+from ingest.clean import CleanStats, clean_pages, find_headings, split_glued_words
 from ingest.listing import is_listing, split_listing
 from ingest.parse import RawFile, read_file
 from kb.acronyms import glossary
@@ -67,6 +67,8 @@ def build_documents(
     texts = clean_pages(
         [p.text for p in raw.pages], settings.parsing.header_footer_min_share, stats
     )
+    if raw.content_type != "application/pdf":  # in PDFs "SunEdison" is a name, not a glue
+        texts = [split_glued_words(t, stats) for t in texts]
     pages = [
         Page(number=r.number, label=r.label, text=t, headings=_headings(t))
         for r, t in zip(raw.pages, texts, strict=True)
@@ -102,7 +104,11 @@ def build_documents(
                         "doc_id": f"item-{item.key}",
                         "title": item.title,
                         "date": item.date,
-                        "doc_type": entry.doc_type or DocType.news,
+                        # One listing holds news and standing pages (membership rules), so
+                        # each item has its own type, not the listing's.
+                        "doc_type": item.doc_type,
+                        # The listing's address is not the item's, and the text gives none.
+                        "url": None,
                     }
                 ),
                 # The page an item comes from is its first section: "Launched in early

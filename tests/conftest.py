@@ -28,10 +28,11 @@ EVAL_PDFS = ROOT.parent / "shared" / "eval-data" / "pdfs"
 _counter = itertools.count()
 # The citation shapes the CLI and the API promise (other tools are written against them).
 REFERENCE_FIELDS = {
-    "doc_id", "title", "doc_type", "date", "page", "page_label", "source", "url", "superseded_by"
+    "doc_id", "title", "doc_type", "date", "page", "page_label", "source", "url", "superseded_by",
+    "view_url",
 }  # fmt: skip
 CITATION_FIELDS = REFERENCE_FIELDS | {"n", "quote", "chunk_id", "start", "end"}
-RESULT_FIELDS = {"text", "score", "chunk_id", "start", "end", "section", "citation"}
+RESULT_FIELDS = {"text", "score", "chunk_id", "start", "end", "section", "citation", "view_url"}
 
 
 # `KB_TEST_STORE=server` runs every test that builds its settings here against one real

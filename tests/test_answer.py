@@ -4,7 +4,7 @@ composer plugs in through the protocol."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -142,6 +142,9 @@ class FirstPassage:
         end = hits[0].text.index(".") + 1
         citation = cite(1, hits[0], 0, end)
         return Composition(text=f"{citation.quote} [1]", citations=(citation,))
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[Composition]:
+        yield self.compose(question, hits)
 
 
 def test_a_composer_plugs_in_through_the_protocol(library: Library) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from ingest.catalogue import catalogue_for, current_values, read_catalogue, write_entry
 from kb.types import Access, DocType
+from tests.conftest import CORPUS, ROOT
+
+# Where the sample library's files come from, with what is known of their addresses.
+SEEDS_README = ROOT.parent / "shared" / "seeds" / "README.md"
 
 HEADER = "path,title,doc_type,date,url,language,access\n"
 
@@ -57,3 +62,19 @@ def test_the_nearest_catalogue_naming_a_file_is_found(tmp_path: Path) -> None:
     assert catalogue_for(nested / "r.pdf") == (tmp_path, "reports/2024/r.pdf")
     (nested / "s.pdf").write_bytes(b"%PDF")
     assert catalogue_for(nested / "s.pdf") == (nested, "s.pdf")
+
+
+def test_the_sample_catalogue_types_the_network_page_as_a_page() -> None:
+    catalogue = read_catalogue(CORPUS)
+    assert catalogue.problems == []
+    assert catalogue.entry(CORPUS / "lmpn-network-page.txt").doc_type is DocType.page
+    assert catalogue.entry(CORPUS / "mpf-labour-migration-news.txt").doc_type is DocType.news
+
+
+def test_sample_urls_are_empty_or_addresses_the_seeds_record() -> None:
+    # A URL is filled only where the seeds' description names it: never guessed.
+    known = SEEDS_README.read_text(encoding="utf-8") if SEEDS_README.is_file() else ""
+    for rel, entry in read_catalogue(CORPUS).entries.items():
+        if entry.url is not None:
+            assert re.fullmatch(r"https?://\S+", entry.url), (rel, entry.url)
+            assert entry.url in known, f"{rel}: {entry.url} is not in {SEEDS_README}"

@@ -5,6 +5,7 @@ from ingest.clean import (
     find_headings,
     normalise_characters,
     rejoin_hyphenated,
+    split_glued_words,
     strip_running_lines,
     unwrap_lines,
 )
@@ -186,3 +187,18 @@ def test_a_spaced_hyphen_at_the_end_of_a_line_is_repaired() -> None:
         "A skills shortage -\nincluding in care."  # a dash, not a break: no such word
     )
     assert stats.hyphen_repairs == 1
+
+
+def test_words_run_together_are_split_only_where_both_halves_are_words_of_the_text() -> None:
+    stats = CleanStats()
+    text = (
+        "Updated ‘Call for Proposals’ was updated. UpdatedCall for Proposals is out. "
+        "At ICMPD’s Vienna conference in Vienna, ICMPD’sVienna panel. "
+        "You need JavaScript; see the (MGSoG) and (LaMP) pages, page number 2 at "
+        "example.org/?pageNumber=2."
+    )
+    split = split_glued_words(text, stats)
+    assert "Updated Call for Proposals" in split and "ICMPD’s Vienna panel" in split
+    assert "JavaScript" in split and "(MGSoG)" in split and "(LaMP)" in split
+    assert "?pageNumber=2" in split  # a web address is left alone
+    assert stats.glued_words == 2

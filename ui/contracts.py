@@ -92,11 +92,18 @@ class ReferenceOut(BaseModel):
     superseded_by: str | None = Field(
         None, description="The id of the newer document that replaces this one, if any."
     )
+    view_url: str = Field(
+        "", description="The evidence viewer: the page (and the quote, for a citation) shown."
+    )
 
     @classmethod
     def of(cls, ref: Reference, links: Links) -> ReferenceOut:
         fields = ref.model_dump(include=set(Reference.model_fields))
-        return cls(**fields, url=links.file(ref.doc_id, ref.page))
+        return cls(
+            **fields,
+            url=links.file(ref.doc_id, ref.page),
+            view_url=links.view(ref.doc_id, ref.page),
+        )
 
 
 class CitationOut(ReferenceOut):
@@ -108,7 +115,12 @@ class CitationOut(ReferenceOut):
 
     @classmethod
     def of_citation(cls, citation: Citation, links: Links) -> CitationOut:
-        return cls(**citation.model_dump(), url=links.file(citation.doc_id, citation.page))
+        c = citation
+        return cls(
+            **c.model_dump(),
+            url=links.file(c.doc_id, c.page),
+            view_url=links.view(c.doc_id, c.page, c.start, c.end),
+        )
 
 
 class SearchResult(BaseModel):
@@ -119,6 +131,9 @@ class SearchResult(BaseModel):
     end: int = Field(description="End offset of the passage in the page text.")
     section: str | None = Field(None, description="The heading the passage stands under.")
     citation: ReferenceOut
+    view_url: str = Field(
+        "", description="The evidence viewer: the passage highlighted on its page."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -201,6 +216,7 @@ def search_response(query: str, hits: list[Hit], links: Links) -> SearchResponse
                 end=h.end,
                 section=h.section,
                 citation=ReferenceOut.of(h.citation, links),
+                view_url=links.view(h.citation.doc_id, h.citation.page, h.start, h.end),
             )
             for h in hits
         ],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,23 @@ class Links:
         if self.sign is not None:
             url += f"?token={self.sign(doc_id)}"
         return f"{url}#page={page}" if page else url
+
+    def view(
+        self,
+        doc_id: str,
+        page: int | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> str:
+        """The evidence viewer: the page with the stretch start-end of its cleaned text
+        highlighted, scrolled to it."""
+        url = f"{self.base_url.rstrip('/')}/api/documents/{quote(doc_id, safe='')}/view"
+        params: dict[str, str | int] = {}
+        if page:
+            params["page"] = page
+        if start is not None and end is not None and end > start:
+            params.update(start=start, end=end)
+        if self.sign is not None:
+            params["token"] = self.sign(doc_id)
+        query = f"?{urlencode(params)}" if params else ""
+        return url + query + ("#quote" if "start" in params else "")

@@ -32,7 +32,34 @@ from ui.contracts import MAX_K, MAX_QUERY_CHARS, CitationOut, ReferenceOut, refe
 from ui.links import Links
 
 MODEL_ID = "kb-library"
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """OpenAI's error shape, which its clients parse."""
+
+    error: ErrorDetail
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "The request is not valid (invalid_request_error)."),
+        (401, "Unknown or revoked API key (invalid_api_key)."),
+        (404, "Unknown model (model_not_found)."),
+        (409, "The library is empty or busy."),
+        (413, "The request body is too large."),
+        (429, "Too many requests (rate_limit_exceeded); see Retry-After."),
+        (503, "The store is not answering; see Retry-After."),
+    )
+}
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=_ERRORS)
 _CREATED = int(time.time())
 _MARKER = re.compile(r"\[(\d+)\]")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 
 from kb.answer import answer_stream
 from kb.errors import DocumentNotFound
 from kb.search import search as search_library
-from kb.types import MEMBERS, Answer, DocType
+from kb.types import MEMBERS, Answer, DocType, Page
 from ui.api.deps import (
     ERRORS,
     AccessDep,
@@ -34,6 +34,7 @@ from ui.contracts import (
     DocumentList,
     DocumentOut,
     Health,
+    InvalidRequest,
     SearchRequest,
     SearchResponse,
     Whoami,
@@ -43,6 +44,9 @@ from ui.contracts import (
 )
 from ui.exports import MEDIA_TYPES, REFERENCE_FORMATS, csl_json, download, references
 from ui.links import Links
+from ui.viewer import CSP as VIEWER_CSP
+from ui.viewer import ViewRequest
+from ui.viewer import render as render_view
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
@@ -206,6 +210,55 @@ def document_file(
         content_disposition_type="inline",
         headers=headers,
     )
+
+
+_HTML: dict[str, Any] = {"text/html": {}}
+
+
+@router.get(
+    "/documents/{doc_id}/view",
+    response_class=Response,  # errors stay documented as JSON; the page is text/html
+    responses={
+        200: {"description": "The page, the quote highlighted.", "content": {"text/html": {}}}
+    },
+)
+def document_view(
+    doc_id: str,
+    library: LibraryDep,
+    access: AccessDep,
+    keys: KeysDep,
+    page: Annotated[int | None, Query(ge=1, le=100_000, description="1-based page.")] = None,
+    start: Annotated[int | None, Query(ge=0, le=10_000_000, description="Quote start.")] = None,
+    end: Annotated[int | None, Query(ge=0, le=10_000_000, description="Quote end.")] = None,
+    token: Annotated[str | None, Query(max_length=100, description="A signed link token.")] = None,
+) -> HTMLResponse:
+    """The evidence viewer: the cited page with the quote (offsets `start`-`end` in the page's
+    cleaned text, as citations give them) highlighted where it stands. Every citation and
+    search result links here as `view_url`; members-only documents need a key or a signed
+    link, as for the file."""
+    signed = bool(token and keys.check_link(doc_id, token))
+    doc = library.document(doc_id, MEMBERS if signed else access)
+    pages = library.pages(doc_id, MEMBERS if signed else access)
+    shown = _page(pages, page)
+    if start is not None and end is not None and not 0 <= start <= end <= len(shown.text):
+        raise InvalidRequest(
+            f"start and end must lie within the page's text (0-{len(shown.text)}), start first."
+        )
+    links = Links("", (lambda _: token or "") if signed else None)
+    view = ViewRequest(doc, shown, start or 0, end or 0, links)
+    return HTMLResponse(render_view(view), headers={"Content-Security-Policy": VIEWER_CSP})
+
+
+def _page(pages: list[Page], number: int | None) -> Page:
+    """The page asked for; a document without pages has one, whatever was asked."""
+    if not pages:
+        raise InvalidRequest("This document has no stored text to show.")
+    if number is None or pages[0].number is None:
+        return pages[0]
+    for candidate in pages:
+        if candidate.number == number:
+            return candidate
+    raise InvalidRequest(f"Page {number} is not in this document (1-{len(pages)}).")
 
 
 @router.get("/whoami", response_model=Whoami)
