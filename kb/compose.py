@@ -16,7 +16,7 @@ import numpy as np
 
 from kb.gate import term_coverage
 from kb.settings import AnswerSettings
-from kb.text import split_sentences
+from kb.text import preceding_sentence, set_off_footnotes, split_sentences, starts_mid_thought
 from kb.types import Citation, Hit
 
 _MIN_SENTENCE_WORDS = 4  # "Collective expulsions are prohibited." answers
@@ -99,13 +99,16 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def cite(n: int, hit: Hit, start: int, end: int) -> Citation:
-    """Citation [n] of hit.text[start:end], with its offsets in the page text."""
+    """Citation [n] of hit.text[start:end], with its offsets in the page text, and the
+    sentence before it when the quote starts mid-thought."""
+    quote = hit.text[start:end]
     return Citation(
         n=n,
-        quote=hit.text[start:end],
+        quote=quote,
         chunk_id=hit.chunk_id,
         start=hit.start + start,
         end=hit.start + end,
+        context=preceding_sentence(hit.text, start) if starts_mid_thought(quote) else None,
         **hit.citation.model_dump(),
     )
 
@@ -144,7 +147,8 @@ class ExtractiveComposer:
             cite(n, hits[span.hit], span.start, span.end)
             for n, span in enumerate(self.pick(question, hits), start=1)
         )
-        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        # The answer's markers are ours alone: a source's own "[3]" reads as ³ in the text.
+        text = " ".join(f"{set_off_footnotes(c.quote)} [{c.n}]" for c in citations)
         return Composition(text=text, citations=citations)
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[Composition]:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from kb.compose import INSTRUCTION, Composer, Composition, cite, trim_span
 from kb.gate import stems
 from kb.settings import LLMSettings
+from kb.text import set_off_footnotes
 from kb.types import Citation, Hit
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ class _Writer:
         if same is None:
             same = c.model_copy(update={"n": len(self.citations) + 1})
             self.citations.append(same)
-        self.parts.append(f"{checked.sentence} [{same.n}]")
+        self.parts.append(f"{set_off_footnotes(checked.sentence)} [{same.n}]")
 
     def composition(self, notice: str | None = None) -> Composition:
         if notice is None and self.dropped:

@@ -76,3 +76,54 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     ws = words(text)
     return {tuple(ws[i : i + n]) for i in range(max(1, len(ws) - n + 1))}
+
+
+# A source's own footnote markers: "sharing[3]." or a superscript digit that text extraction
+# glued to the word's punctuation ("action.6 The"). Readers must not take them for ours.
+_FOOTNOTE = re.compile(r"\[(\d{1,3})\]|(?<=[a-z][.,;:])(\d{1,2})(?=\s+[A-Z])")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def set_off_footnotes(text: str) -> str:
+    """The text with the source's footnote markers as superscript digits (sharing³.), so that
+    only the answer's own markers read [n]."""
+    return _FOOTNOTE.sub(lambda m: (m.group(1) or m.group(2)).translate(_SUPERSCRIPT), text)
+
+
+# Words that lean on what came before: a quote starting with one needs its preceding sentence.
+_LEANING = frozenset(
+    """this these those that it its they their them such he she his her there here both
+    however moreover furthermore also thus therefore hence instead similarly likewise
+    nevertheless nonetheless accordingly consequently meanwhile otherwise still yet
+    additionally besides and but or so then which""".split()  # noqa: SIM905
+)
+
+
+def starts_mid_thought(quote: str) -> bool:
+    """Whether a quote leans on what came before it: it starts in lower case ("has targeted
+    these sectors so far") or with a word that points back ("These", "However")."""
+    first = next(iter(re.findall(r"\w+", quote[:40])), "")
+    if not first or not first[0].isalpha():  # "2024 saw...", "(1) Where..." stand alone
+        return False
+    return first[0].islower() or first.lower() in _LEANING
+
+
+def preceding_sentence(text: str, start: int) -> str | None:
+    """The sentence that ends where `start` begins (or just before), if any."""
+    before = [(s, e) for s, e in split_sentences(text[:start]) if text[s:e].strip()]
+    if not before:
+        return None
+    s, e = before[-1]
+    return text[s:e].strip() or None
+
+
+def best_sentence(query: str, text: str) -> tuple[int, int] | None:
+    """The sentence of `text` that shares the most content words with the query (the first
+    of equals), as offsets; None when none shares any."""
+    wanted = set(terms(query))
+    best, best_score = None, 0
+    for start, end in split_sentences(text):
+        score = len(wanted & set(terms(text[start:end])))
+        if score > best_score:
+            best, best_score = (start, end), score
+    return best

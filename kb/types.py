@@ -178,6 +178,11 @@ class Citation(Reference):
     chunk_id: str = Field(description="The passage the quote was taken from.")
     start: int = Field(description="Offset of the quote in the page text.")
     end: int = Field(description="End offset of the quote in the page text.")
+    context: str | None = Field(
+        None,
+        description="The sentence before a quote that starts mid-thought, to read it by; "
+        "never part of the quote.",
+    )
 
 
 class Hit(_Frozen):

@@ -31,8 +31,11 @@ REFERENCE_FIELDS = {
     "doc_id", "title", "doc_type", "date", "page", "page_label", "source", "url", "superseded_by",
     "view_url",
 }  # fmt: skip
-CITATION_FIELDS = REFERENCE_FIELDS | {"n", "quote", "chunk_id", "start", "end"}
-RESULT_FIELDS = {"text", "score", "chunk_id", "start", "end", "section", "citation", "view_url"}
+CITATION_FIELDS = REFERENCE_FIELDS | {"n", "quote", "chunk_id", "start", "end", "context"}
+RESULT_FIELDS = {
+    "text", "score", "chunk_id", "start", "end", "section", "citation", "view_url", "similarity",
+    "match",
+}  # fmt: skip
 
 
 # `KB_TEST_STORE=server` runs every test that builds its settings here against one real

@@ -5,6 +5,7 @@ reach the user as gr.Error messages."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from kb.keys import Caller, InvalidKey, KeyStore, Role
 from kb.library import Library
 from kb.search import search
 from kb.settings import Settings
+from kb.text import best_sentence, set_off_footnotes, terms
 from kb.types import Answer, DocType, Hit, Reference
 from ui.chat_brief import FORMAT_CHOICES, BriefBasket, anchors_from, brief_view, excerpt_choices
 from ui.contracts import (
@@ -32,7 +34,7 @@ from ui.contracts import (
     search_response,
 )
 from ui.links import Links
-from ui.markdown import NO_LATEX, md
+from ui.markdown import NO_LATEX, escape, md
 
 EXAMPLES = [
     "What did the pilot projects learn about engaging the private sector?",
@@ -57,7 +59,12 @@ def _newer(ref: Reference, links: Links) -> str:
 
 
 def _link(ref: Reference, links: Links) -> str:
-    return links.file(ref.doc_id, ref.page)
+    return links.view(ref.doc_id, ref.page)
+
+
+def quote_md(quote: str) -> str:
+    """A quote as text, the source's own footnote markers set off (sharing³), never [n]."""
+    return md(set_off_footnotes(quote))
 
 
 def citations_markdown(answer: Answer, links: Links) -> str:
@@ -67,9 +74,15 @@ def citations_markdown(answer: Answer, links: Links) -> str:
         return "\n".join(lines)
     blocks = []
     for c in answer.citations:
-        page = f"open at page {c.page}" if c.page else "open the source"
+        where = f"on page {c.page}" if c.page else "in the text"
         head = f"**\\[{c.n}\\] {md(c.title)}**  \n{_label(c)}{_newer(c, links)}"
-        blocks.append(f"{head}\n\n> {md(c.quote)}\n\n[{page}]({_link(c, links)})")
+        context = f"<small>…{md(c.context)}</small>\n\n" if c.context else ""
+        view = links.view(c.doc_id, c.page, c.start, c.end)
+        file = links.file(c.doc_id, c.page)
+        blocks.append(
+            f"{head}\n\n{context}> {quote_md(c.quote)}\n\n"
+            f"[show {where}]({view}) · [original file]({file})"
+        )
     return "\n\n".join(blocks)
 
 
@@ -84,7 +97,7 @@ def answer_markdown(answer: Answer) -> str:
         closest = f" The closest documents are: {titles}." if titles else ""
         return md(answer.answer) + closest
     if answer.composer == "extractive":
-        text = "\n".join(f"- {md(c.quote)} **\\[{c.n}\\]**" for c in answer.citations)
+        text = "\n".join(f"- {quote_md(c.quote)} **\\[{c.n}\\]**" for c in answer.citations)
     else:
         text = _MARKER.sub(r"**\\[\1\\]**", md(answer.answer))
     return text + (f"\n\n_{md(answer.notice)}_" if answer.notice else "")
@@ -95,27 +108,87 @@ def _excerpt(text: str, limit: int = 420) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def sources_markdown(hits: list[Hit], links: Links) -> str:
+def marked_words(text: str, query: str) -> str:
+    """Text as Markdown-safe text on one line, the words the query shares (by stem) in bold,
+    the source's footnote markers set off."""
+    text = set_off_footnotes(" ".join(text.split()))
+    wanted = set(terms(query))
+    out, at = [], 0
+    for word in re.finditer(r"\w+", text):
+        out.append(escape(text[at : word.start()]))
+        stems = set(terms(word.group()))
+        shown = escape(word.group())
+        out.append(f"**{shown}**" if stems and stems <= wanted else shown)
+        at = word.end()
+    out.append(escape(text[at:]))
+    return "".join(out)
+
+
+def _where(hit: Hit) -> str:
+    ref = hit.citation
+    if not ref.page:
+        return "passage"
+    printed = (
+        f" (printed {md(ref.page_label)})"
+        if ref.page_label and ref.page_label != str(ref.page)
+        else ""
+    )
+    return f"p. {ref.page}{printed}"
+
+
+def _relevance(hit: Hit) -> str:
+    """The dense similarity as 0-100: the same scale in every search (fused scores are not)."""
+    if hit.similarity is None:
+        return ""
+    return f"relevance {max(0, round(hit.similarity * 100))}"
+
+
+def sources_markdown(hits: list[Hit], links: Links, query: str = "") -> str:
+    """Passages grouped by document; each shows the sentence that matches the query best,
+    the query's words in bold, with its section, page and relevance."""
     if not hits:
         return "No passages found."
     grouped: OrderedDict[str, list[Hit]] = OrderedDict()
     for hit in hits:
         grouped.setdefault(hit.citation.doc_id, []).append(hit)
-    blocks = []
+    blocks = [f"**{len(hits)} passages in {len(grouped)} documents**"]
     for group in grouped.values():
         ref = group[0].citation
         lines = [
-            f"### [{md(ref.title)}]({_link(ref, links)})",
+            f"### [{md(ref.title)}]({links.view(ref.doc_id)})",
             _label(ref, with_page=False),
             "",
         ]
         for hit in group:
-            where = f"p. {hit.citation.page}" if hit.citation.page else "open"
-            section = f"*{md(hit.section)}* — " if hit.section else ""
-            excerpt = md(_excerpt(hit.text))
-            lines.append(f"- [{where}]({_link(hit.citation, links)}) {section}{excerpt}")
+            view = links.view(ref.doc_id, hit.citation.page, hit.start, hit.end)
+            section = hit.section if hit.section and hit.section != ref.title else None
+            about = [f"*{md(section)}*" if section else "", _relevance(hit)]
+            span = best_sentence(query, hit.text) if query else None
+            shown = hit.text[span[0] : span[1]] if span else hit.text
+            lines.append(
+                f"- [{_where(hit)}]({view}) {' · '.join(a for a in about if a)}  \n"
+                f"  {marked_words(_excerpt(shown, 600), query)}"
+            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def evidence_frame(url: str | None) -> str:
+    """The evidence viewer inside the chat: the cited page, the quote highlighted."""
+    if not url:
+        return ""
+    return (
+        f'<iframe src="{html.escape(url)}" title="The cited page, the quote highlighted" '
+        'style="width:100%;height:720px;border:1px solid #ccc;border-radius:6px"></iframe>'
+    )
+
+
+def _evidence(reply: Answer, links: Links) -> tuple[Any, str]:
+    """The picker of citations to show on their page, and the first one shown."""
+    choices = [f"[{c.n}]" for c in reply.citations]
+    first = reply.citations[0] if reply.citations else None
+    url = links.view(first.doc_id, first.page, first.start, first.end) if first else None
+    return gr.Radio(choices=choices, value=choices[0] if choices else None), evidence_frame(url)
 
 
 def _picks(choices: list[tuple[str, str]] | None) -> Any:
@@ -171,7 +244,7 @@ def build_chat(
         date_from: str,
         date_to: str,
         languages: list[str],
-    ) -> Iterator[tuple[list[dict[str, Any]], str, str, dict[str, Any], Any]]:
+    ) -> Iterator[tuple[Any, ...]]:
         """The answer as it is written (a language model's, sentence by sentence), with its
         citations beside it."""
         caller = who(session_key)
@@ -196,7 +269,15 @@ def build_chat(
             said = {"role": "assistant", "content": answer_markdown(reply)}
             data = ask_response(reply, links).model_dump(mode="json")
             picks = [(f"[{c.n}] {c.quote[:90]}", str(i)) for i, c in enumerate(reply.citations)]
-            yield [*asked, said], citations_markdown(reply, links), "", data, _picks(picks)
+            cited = citations_markdown(reply, links)
+            yield [*asked, said], cited, "", data, _picks(picks), *_evidence(reply, links)
+
+    def show_evidence(choice: str | None, data: dict[str, Any] | None) -> str:
+        """The chosen citation's page, from the answer's own data (its signed view link)."""
+        for citation in (data or {}).get("citations", []):
+            if choice == f"[{citation['n']}]":
+                return evidence_frame(str(citation["view_url"]))
+        return ""
 
     def find(
         query: str,
@@ -227,7 +308,7 @@ def build_chat(
              f"{' '.join(h.text.split())[:70]}", str(i))
             for i, h in enumerate(hits)
         ]  # fmt: skip
-        return sources_markdown(hits, links), data, _picks(picks)
+        return sources_markdown(hits, links, request.query), data, _picks(picks)
 
     def show_brief(session_key: str | None, state: dict[str, Any]) -> tuple[Any, ...]:
         caller = who(session_key)
@@ -352,14 +433,19 @@ def build_chat(
                     cited = gr.Markdown("Citations appear here.", elem_id="citations", **NO_LATEX)
                     cite_pick = gr.CheckboxGroup([], label="Add to brief", elem_id="cite-pick")
                     add_cited = gr.Button("+ Brief", elem_id="add-cited", size="sm")
+            evidence_pick = gr.Radio(
+                [], label="Show a citation on its page", elem_id="evidence-pick"
+            )
+            evidence = gr.HTML("", elem_id="evidence")
             with gr.Accordion("Answer data (JSON: chunk ids and offsets)", open=False):
                 answer_data = gr.JSON(elem_id="answer-data")
             for trigger in (ask_button.click, question.submit):
                 trigger(
                     ask,
                     [question, chat, session, *filters],
-                    [chat, cited, question, answer_data, cite_pick],
+                    [chat, cited, question, answer_data, cite_pick, evidence_pick, evidence],
                 )
+            evidence_pick.change(show_evidence, [evidence_pick, answer_data], evidence)
         with gr.Tab("Find sources"):
             with gr.Row():
                 query = gr.Textbox(

@@ -23,6 +23,7 @@ from pydantic import (
 
 from kb.errors import KBError
 from kb.keys import Role
+from kb.text import best_sentence
 from kb.types import Access, Answer, Citation, DocType, Document, Hit, Reference, SearchFilters
 from ui.links import Links
 
@@ -134,6 +135,14 @@ class SearchResult(BaseModel):
     view_url: str = Field(
         "", description="The evidence viewer: the passage highlighted on its page."
     )
+    similarity: float | None = Field(
+        None,
+        description="Closeness in meaning to the query (cosine, -1 to 1): unlike `score`, "
+        "comparable across searches.",
+    )
+    match: str | None = Field(
+        None, description="The passage's sentence that shares the most words with the query."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -217,10 +226,17 @@ def search_response(query: str, hits: list[Hit], links: Links) -> SearchResponse
                 section=h.section,
                 citation=ReferenceOut.of(h.citation, links),
                 view_url=links.view(h.citation.doc_id, h.citation.page, h.start, h.end),
+                similarity=h.similarity,
+                match=_match(query, h.text),
             )
             for h in hits
         ],
     )
+
+
+def _match(query: str, text: str) -> str | None:
+    span = best_sentence(query, text)
+    return text[span[0] : span[1]].strip() if span else None
 
 
 def ask_response(answer: Answer, links: Links) -> AskResponse:

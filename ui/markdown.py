@@ -17,5 +17,9 @@ def md(text: str | None) -> str:
     """Text from the library (titles, quotes, sections, page labels: whatever a file says)
     shown as text, never as Markdown or HTML: a crafted heading must not load an image or a
     link. Line breaks become spaces, so nothing starts a block of its own."""
-    flat = " ".join((text or "").split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    return escape(" ".join((text or "").split()))
+
+
+def escape(text: str) -> str:
+    """Every character Markdown, HTML or KaTeX could read, escaped; spacing kept as it is."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,3 +149,36 @@ def test_from_a_question_to_a_downloaded_brief(server: str, page) -> None:  # ty
         "Quote this in the introduction."
     )
     assert "References" in texts
+
+
+def test_one_click_shows_each_quote_marked_on_its_page(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server}/ui/")
+    question = page.locator("#question textarea")
+    question.wait_for(timeout=30_000)
+    question.fill("What did the pilot projects learn about engaging the private sector?")
+    page.locator("#ask").click()
+    quotes = page.locator("#citations blockquote")
+    quotes.nth(1).wait_for(timeout=60_000)
+    frame = page.frame_locator("#evidence iframe")
+    for n in (1, 2):
+        page.locator("#evidence-pick label").nth(n - 1).click()
+        marked = frame.locator("mark#quote")
+        expected = " ".join(quotes.nth(n - 1).inner_text().split())
+        page.wait_for_function(
+            "([q]) => { const f = document.querySelector('#evidence iframe');"
+            " const m = f && f.contentDocument && f.contentDocument.querySelector('mark');"
+            " return m && m.innerText.replace(/\\s+/g, ' ').trim() === q; }",
+            arg=[expected],
+            timeout=30_000,
+        )
+        assert " ".join(marked.inner_text().split()) == expected
+    # Find sources says how much it found and why each passage matched.
+    page.get_by_role("tab", name="Find sources").click()
+    page.locator("#query textarea").fill("engaging employers")
+    page.locator("#find").click()
+    sources = page.locator("#sources")
+    sources.get_by_text("passages in").first.wait_for(timeout=60_000)
+    assert re.search(r"\d+ passages in \d+ documents", sources.inner_text())
+    bold = {b.lower() for b in sources.locator("strong").all_inner_texts()}
+    assert bold & {"employers", "engaging", "employer", "engage"}
+    assert "relevance" in sources.inner_text() and "relevance 0" not in sources.inner_text()
