@@ -19,7 +19,7 @@ from kb.types import Access, DocType
 CATALOGUE_NAME = "catalogue.csv"
 COLUMNS = (
     "path", "title", "doc_type", "date", "url", "language", "access", "publisher", "authors",
-    "series", "number", "superseded_by",
+    "series", "number", "superseded_by", "aliases",
 )  # fmt: skip
 
 
@@ -38,6 +38,7 @@ class Entry:
     series: str | None = None
     number: str | None = None
     superseded_by: str | None = None
+    aliases: tuple[str, ...] = ()  # other names the document goes by ("the AI Act")
 
 
 @dataclass
@@ -72,6 +73,7 @@ def _row_entry(row: dict[str, str], where: str) -> Entry:
             series=value("series"),
             number=value("number"),
             superseded_by=value("superseded_by"),
+            aliases=tuple(a.strip() for a in (value("aliases") or "").split(";") if a.strip()),
         )
     except ValueError as e:
         allowed = ", ".join(t.value for t in DocType)

@@ -136,8 +136,13 @@ def prepare_file(task: FileTask, settings: Settings) -> PreparedFile:
         # One file, one set of definitions: a listing page defines LMPN in one item and
         # uses it in the next.
         acronyms = glossary(p.text for parsed in documents for p in parsed.pages)
+        # The names the catalogue gives a document ("the AI Act") are searched with each of
+        # its passages and count as mentioned by them, as the acronyms' long forms do.
+        names = task.catalogue.entry(task.path).aliases
         for parsed in documents:
             chunks = chunk_pages(parsed.document.doc_id, parsed.pages, splitter, acronyms)
+            if names:
+                chunks = [c.model_copy(update={"aliases": (*c.aliases, *names)}) for c in chunks]
             if not chunks:
                 raise ParseError(str(task.path), "no text left to index after clean-up")
             prepared.documents.append((parsed, chunks))

@@ -9,9 +9,11 @@ from collections.abc import Iterator, Sequence
 from kb.compose import Composer, ExtractiveComposer
 from kb.gate import Verdict, assess
 from kb.library import Library
+from kb.questions import closest, dated_listing, dated_text, not_in_english, only_announced
 from kb.search import search
 from kb.settings import AnswerSettings, RetrievalSettings, Settings
 from kb.types import EVERYONE, Access, Answer, Hit, Reference, SearchFilters
+from kb.when import time_frame, topic
 
 NO_ANSWER = "The library holds no passage that answers this."
 
@@ -105,16 +107,39 @@ def answer_stream(
     """`answer`, as it grows: each yield is the answer so far, the last one final. Retrieval
     and the evidence gate run before the first yield; only composing streams."""
     hits = retrieve(library, question, settings, retrieval, filters, access, passages)
+    if foreign := not_in_english(question, hits, settings.see_also):
+        yield foreign
+        return
+    frame = time_frame(question)
+    if frame.ranged and not topic(question):
+        listing = dated_listing(library, question, frame, filters, access, settings.max_sentences)
+        if listing is not None:
+            yield listing
+            return
     verdict = assess(library, question, hits, settings, access)
     if not verdict.answerable:
         yield abstention(question, hits, verdict, settings.see_also)
         return
     writer = composer or ExtractiveComposer(library.embed, settings)
+    reply = None
     for composition in writer.stream(question, hits):
-        yield Answer(
+        text = composition.text
+        if not frame.empty and composition.composer == "extractive":
+            text = dated_text(composition.citations)  # a time question's answer says when
+        reply = Answer(
             question=question,
-            answer=composition.text,
+            answer=text,
             citations=composition.citations,
             composer=composition.composer,
             notice=composition.notice,
+        )
+        if not only_announced(question, reply):
+            yield reply
+    if reply is not None and only_announced(question, reply):
+        yield Answer(
+            question=question,
+            answer=f"{NO_ANSWER} The library only announces this as planned; it holds no "
+            "account of it yet.",
+            abstained=True,
+            see_also=closest(hits, settings.see_also),
         )

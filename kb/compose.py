@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kb.answer_types import carries_answer
 from kb.gate import term_coverage
 from kb.settings import AnswerSettings
 from kb.text import preceding_sentence, set_off_footnotes, split_sentences, starts_mid_thought
@@ -37,6 +38,7 @@ INSTRUCTION = re.compile(
     re.I,
 )
 _BULLETS = "•▪●-– "
+_CARRIES_BONUS = 0.15  # a sentence with what the question asks for (a duration, a number...)
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,16 @@ class ExtractiveComposer:
         similarity = vectors[1:] @ vectors[0]
         coverage = np.array([term_coverage(question, s) for s in sentences])
         rank_prior = np.array([1.0 / (1 + s.hit) for s in spans])
-        score = similarity + 0.2 * coverage + 0.2 * rank_prior
+        carries = np.array([carries_answer(question, s) is True for s in sentences])
+        score = similarity + 0.2 * coverage + 0.2 * rank_prior + _CARRIES_BONUS * carries
         chosen: list[Span] = []
-        for j in np.argsort(-score)[: self._settings.max_sentences]:
-            if chosen and similarity[j] < 0.25:
+        said: set[str] = set()
+        for j in np.argsort(-score):
+            if len(chosen) == self._settings.max_sentences or (chosen and similarity[j] < 0.25):
                 break
+            if " ".join(sentences[j].split()) in said:  # overlapping passages repeat sentences
+                continue
+            said.add(" ".join(sentences[j].split()))
             chosen.append(spans[j])
         return chosen
 

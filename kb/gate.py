@@ -100,8 +100,29 @@ def rare_names(
     return [n for n in question_names(question) if index.rarity(n, access) >= rare_idf]
 
 
+# British and American spellings of one word: a name asked one way counts when the passage
+# spells it the other ("Organization" / "Organisation", "Labor" / "Labour").
+_SPELLINGS = (
+    ("isation", "ization"), ("ise", "ize"), ("our", "or"), ("tre", "ter"), ("ence", "ense"),
+    ("programme", "program"), ("yse", "yze"),
+)  # fmt: skip
+
+
+def spellings(word: str) -> set[str]:
+    """The word and its other-side-of-the-Atlantic spellings."""
+    lower = word.lower()
+    variants = {lower}
+    for british, american in _SPELLINGS:
+        if lower.endswith(british):
+            variants.add(lower[: -len(british)] + american)
+        if lower.endswith(american):
+            variants.add(lower[: -len(american)] + british)
+    return variants
+
+
 def _mentions(hit: Hit, name: str) -> bool:
-    return bool(stems(name) & searched_stems(hit))
+    found = searched_stems(hit)
+    return any(stems(variant) & found for variant in spellings(name))
 
 
 def assess(

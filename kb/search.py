@@ -8,6 +8,7 @@ are the front-ends' business (ui/links.py): the core does not know the server's 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +30,7 @@ from kb.types import (
     Reference,
     SearchFilters,
 )
+from kb.when import time_frame, topic
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -172,7 +174,50 @@ def search(
     access: tuple[Access, ...] = EVERYONE,
 ) -> list[Hit]:
     """The k best passages for a query among those the caller may see, fused from dense and
-    BM25 retrieval.
+    BM25 retrieval, within the time the query names ("in November 2024", "since 2023": see
+    kb/when.py) when anything is dated then, the newest first when it asks for the latest."""
+    frame = time_frame(query)
+    dated: list[Hit] = []
+    if frame.ranged:
+        dated = search_passages(library, query, settings, k, frame.merged(filters), access)
+    # A year alone may be the subject's ("how many arrived in 2020"), not the publication's:
+    # then the dated passages win only when the question names nothing else, or when they
+    # are about as close to it as the best of all.
+    if dated and (frame.strict or not topic(query)):
+        hits = dated
+    else:
+        hits = search_passages(library, query, settings, k, filters, access)
+        if dated and _similarity(dated) >= _similarity(hits) - 0.05:
+            hits = dated
+    return newest_first(hits) if frame.newest_first else hits
+
+
+def _similarity(hits: list[Hit]) -> float:
+    return max((h.similarity or 0.0 for h in hits), default=0.0)
+
+
+def newest_first(hits: list[Hit], band: float = 0.6) -> list[Hit]:
+    """Hits scoring within `band` of the best, newest first (undated last); the rest after,
+    as ranked."""
+    if not hits:
+        return hits
+    top = hits[0].score
+    near = [h for h in hits if h.score >= band * top]
+    rest = [h for h in hits if h.score < band * top]
+    near.sort(key=lambda h: h.citation.date or dt.date.min, reverse=True)
+    return near + rest
+
+
+def search_passages(
+    library: Library,
+    query: str,
+    settings: RetrievalSettings,
+    k: int | None = None,
+    filters: SearchFilters | None = None,
+    access: tuple[Access, ...] = EVERYONE,
+) -> list[Hit]:
+    """The k best passages for a query among those the caller may see, fused from dense and
+    BM25 retrieval, filters applied as given.
 
     Args:
         library: the library as this process sees it.

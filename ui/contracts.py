@@ -113,6 +113,11 @@ class CitationOut(ReferenceOut):
     chunk_id: str = Field(description="The passage the quote was taken from.")
     start: int = Field(description="Offset of the quote in the page text.")
     end: int = Field(description="End offset of the quote in the page text.")
+    context: str | None = Field(
+        None,
+        description="The sentence before a quote that starts mid-thought, to read it by; "
+        "never part of the quote.",
+    )
 
     @classmethod
     def of_citation(cls, citation: Citation, links: Links) -> CitationOut:

@@ -1,0 +1,115 @@
+"""Time in a question: "in November 2024", "since 2023", "before 2022", "the latest
+conference" become a date range and an order, so dated items are found by their date rather
+than by words they may not contain.
+
+`time_frame(question)` reads the expressions; `TimeFrame.merged(filters)` narrows the
+caller's own filters (an explicit filter always wins where the two disagree); `topic(question)`
+is what is left to search for once the time words are gone.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from kb.text import terms
+from kb.types import SearchFilters
+
+_MONTHS = {
+    name.lower(): number
+    for number in range(1, 13)
+    for name in (calendar.month_name[number], calendar.month_abbr[number])
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_YEAR = r"(?:19|20)\d\d"
+_IN_MONTH = re.compile(rf"\b(?:in|during|of|from)?\s*({_MONTH})\.?\s+({_YEAR})\b", re.I)
+_SINCE = re.compile(rf"\b(since|after|as of)\s+(?:({_MONTH})\.?\s+)?({_YEAR})\b", re.I)
+_BEFORE = re.compile(
+    rf"\b(before|until|till|prior to|up to)\s+(?:({_MONTH})\.?\s+)?({_YEAR})\b", re.I
+)
+_IN_YEAR = re.compile(rf"\b(?:in|during|of|for|from)\s+({_YEAR})\b", re.I)
+_LATEST = re.compile(r"\b(latest|most recent|newest|last|recent(?:ly)?|current)\b", re.I)
+# Words that ask "what is there" rather than name a topic: with a date range alone they ask
+# for what the library holds from then.
+_GENERIC = frozenset(
+    terms(
+        "what happened happen news new items item publish published publications release "
+        "released event events going library hold holds announce announced there anything "
+        "latest recent most last current month year"
+    )
+)
+
+
+@dataclass(frozen=True)
+class TimeFrame:
+    """A question's time: a date range, and whether the newest comes first."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    newest_first: bool = False
+    # "in 2020" may be the subject's year ("how many arrived in 2020"), not the document's;
+    # "since", "before", "after" and a month are the reader's limits.
+    strict: bool = True
+
+    @property
+    def empty(self) -> bool:
+        return not (self.date_from or self.date_to or self.newest_first)
+
+    @property
+    def ranged(self) -> bool:
+        return bool(self.date_from or self.date_to)
+
+    def merged(self, filters: SearchFilters | None) -> SearchFilters:
+        """The caller's filters narrowed to this range; the caller's own dates stay when set,
+        and a range that would leave nothing is not applied."""
+        base = filters or SearchFilters()
+        date_from = base.date_from or self.date_from
+        date_to = base.date_to or self.date_to
+        if date_from and date_to and date_from > date_to:
+            return base
+        return base.model_copy(update={"date_from": date_from, "date_to": date_to})
+
+
+def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def time_frame(question: str) -> TimeFrame:
+    """The date range and order a question asks for (empty when it names no time)."""
+    newest = bool(_LATEST.search(question))
+    if m := _SINCE.search(question):
+        month = _MONTHS[m.group(2).lower()] if m.group(2) else 1
+        year = int(m.group(3))
+        start = dt.date(year, month, 1)
+        if m.group(1).lower() == "after":
+            start = (
+                _month_range(year, month)[1] + dt.timedelta(days=1)
+                if m.group(2)
+                else dt.date(year + 1, 1, 1)
+            )
+        return TimeFrame(date_from=start, newest_first=newest)
+    if m := _BEFORE.search(question):
+        month = _MONTHS[m.group(2).lower()] if m.group(2) else 1
+        end = dt.date(int(m.group(3)), month, 1) - dt.timedelta(days=1)
+        if m.group(1).lower() in ("until", "till", "up to"):
+            end = (
+                _month_range(int(m.group(3)), month)[1]
+                if m.group(2)
+                else dt.date(int(m.group(3)), 12, 31)
+            )
+        return TimeFrame(date_to=end, newest_first=newest)
+    if m := _IN_MONTH.search(question):
+        start, end = _month_range(int(m.group(2)), _MONTHS[m.group(1).lower()])
+        return TimeFrame(start, end, newest)
+    if m := _IN_YEAR.search(question):
+        year = int(m.group(1))
+        return TimeFrame(dt.date(year, 1, 1), dt.date(year, 12, 31), newest, strict=False)
+    return TimeFrame(newest_first=newest)
+
+
+def topic(question: str) -> set[str]:
+    """The question's content words (stemmed) that are neither time nor 'what happened'."""
+    without = _IN_MONTH.sub(" ", _SINCE.sub(" ", _BEFORE.sub(" ", _IN_YEAR.sub(" ", question))))
+    return {t for t in terms(without) if t not in _GENERIC and not t.isdigit()}

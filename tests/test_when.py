@@ -1,0 +1,92 @@
+"""Time in a question becomes a date range and an order (kb/when.py); what a question asks
+for decides which sentence carries the answer (kb/answer_types.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kb.answer_types import carries_answer
+from kb.gate import spellings
+from kb.text import question_language
+from kb.types import SearchFilters
+from kb.when import time_frame, topic
+
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("What happened in November 2024?", D(2024, 11, 1), D(2024, 11, 30)),
+        ("News from March 2021 on pilot projects", D(2021, 3, 1), D(2021, 3, 31)),
+        ("What has the network published since 2023?", D(2023, 1, 1), None),
+        ("Which projects ended after 2022?", D(2023, 1, 1), None),
+        ("What did the MPF publish before 2022?", None, D(2021, 12, 31)),
+        ("Anything until June 2020?", None, D(2020, 6, 30)),
+        ("How many nurses arrived in 2020?", D(2020, 1, 1), D(2020, 12, 31)),
+        ("What is the Blue Card?", None, None),
+    ],
+)
+def test_dates_in_a_question_become_a_range(
+    question: str, start: dt.date | None, end: dt.date | None
+) -> None:
+    frame = time_frame(question)
+    assert (frame.date_from, frame.date_to) == (start, end)
+
+
+def test_latest_asks_for_the_newest_first() -> None:
+    assert time_frame("What was the latest conference about?").newest_first
+    assert time_frame("the most recent EMN inform").newest_first
+    assert not time_frame("What did the pilot projects learn?").newest_first
+
+
+def test_a_question_of_time_alone_has_no_topic() -> None:
+    assert topic("What happened in November 2024?") == set()
+    assert topic("What was published since 2023?") == set()
+    assert topic("What did the network say about nurses in 2024?") == {"network", "nurs"}
+
+
+def test_the_callers_own_dates_win() -> None:
+    frame = time_frame("What happened in 2024?")
+    mine = SearchFilters(date_from=D(2024, 6, 1))
+    assert frame.merged(mine).date_from == D(2024, 6, 1)
+    assert frame.merged(mine).date_to == D(2024, 12, 31)
+    # A range that would leave nothing is not applied.
+    assert frame.merged(SearchFilters(date_from=D(2025, 1, 1))).date_to is None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "carries"),
+    [
+        ("How long does recognition take?", "It takes up to six months.", True),
+        ("How long does recognition take?", "Recognition may be delayed.", False),
+        ("How many migrants are not fluent?", "One in four migrants is not fluent.", True),
+        ("Why were companies reluctant?", "Companies grew reluctant due to the recession.", True),
+        ("Why were companies reluctant?", "Companies contribute to mobility schemes.", False),
+        ("Can I change employer?", "Workers may change employer after ninety days.", True),
+        ("What did the pilots learn?", "Anything at all.", None),
+    ],
+)
+def test_sentences_that_carry_what_is_asked(question: str, sentence: str, carries: bool) -> None:
+    assert carries_answer(question, sentence) is carries
+
+
+def test_names_match_across_british_and_american_spelling() -> None:
+    assert "organisation" in spellings("Organization")
+    assert "labor" in spellings("Labour") and "centre" in spellings("Center")
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Wie lange dauert die Anerkennung von Berufsqualifikationen?", "de"),
+        ("Quelles sont les conditions de la carte bleue européenne ?", "fr"),
+        ("Qui finance les projets pilotes ?", "fr"),
+        ("Is the EU Blue Card open to IT specialists?", "en"),
+        ("What did the Pilot Projects learn?", "en"),
+    ],
+)
+def test_questions_not_in_english_are_recognised(question: str, language: str) -> None:
+    assert question_language(question) == language
