@@ -14,9 +14,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from ingest.pipeline import run
 from ingest.prepare import slug
@@ -137,8 +138,24 @@ class GoldQuestion(BaseModel):
         default_factory=list, description="Phrases that mark a relevant passage."
     )
     source: str | None = Field(None, description="File name the evidence must come from.")
+    sources: list[str] = Field(
+        default_factory=list, description="File names, when evidence comes from several."
+    )
     pages: list[int] = Field(default_factory=list, description="Pages where the evidence is.")
     answerable: bool = True
+    category: str = Field(
+        "direct",
+        validation_alias=AliasChoices("class", "category"),
+        description="The kind of question (paraphrase, name, time, answer-type, comparison, "
+        "non-english, direct, unanswerable): `kb eval` reports each.",
+    )
+
+
+class ClassReport(BaseModel):
+    questions: int
+    evidence_top3: float | None = Field(description="Answerable: evidence in the top 3.")
+    answered: float | None = Field(description="Answerable: answered, not abstained.")
+    abstained: float | None = Field(description="Unanswerable: abstained.")
 
 
 class GoldReport(BaseModel):
@@ -163,6 +180,7 @@ class GoldReport(BaseModel):
     wrong_answers: list[str] = Field(
         default_factory=list, description="Unanswerable questions answered."
     )
+    by_class: dict[str, ClassReport] = Field(default_factory=dict)
 
 
 def normalise(text: str) -> str:
@@ -172,7 +190,8 @@ def normalise(text: str) -> str:
 
 
 def _is_evidence(text: str, source: str, item: GoldQuestion) -> bool:
-    if item.source and Path(source).name != item.source:
+    allowed = {*item.sources, *([item.source] if item.source else [])}
+    if allowed and Path(source).name not in allowed:
         return False
     passage = normalise(text)
     return any(normalise(phrase) in passage for phrase in item.evidence)
@@ -182,39 +201,60 @@ def read_gold(path: Path) -> list[GoldQuestion]:
     return [GoldQuestion.model_validate(row) for row in _read_jsonl(path)]
 
 
+@dataclass
+class _Outcome:
+    item: GoldQuestion
+    abstained: bool
+    rank: int | None = None  # of the first evidence passage in the top 10 (answerable only)
+    page_right: bool | None = None  # page questions only
+    cited_evidence: bool = False
+
+
+def _outcome(library: Library, item: GoldQuestion, settings: Settings) -> _Outcome:
+    reply = answer(library, item.question, settings.answer, settings.retrieval, access=MEMBERS)
+    if not item.answerable:
+        return _Outcome(item, reply.abstained)
+    hits = search(library, item.question, settings.retrieval, k=10, access=MEMBERS)
+    rank = next(
+        (i for i, h in enumerate(hits) if _is_evidence(h.text, h.citation.source, item)), None
+    )
+    page_right = None
+    if item.pages:
+        page_right = rank is not None and hits[rank].citation.page in item.pages
+    cited = any(_is_evidence(c.quote, c.source, item) for c in reply.citations)
+    return _Outcome(item, reply.abstained, rank, page_right, cited and not reply.abstained)
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 3) if total else None
+
+
+def _class_report(outcomes: list[_Outcome]) -> ClassReport:
+    answerable = [o for o in outcomes if o.item.answerable]
+    unanswerable = [o for o in outcomes if not o.item.answerable]
+    return ClassReport(
+        questions=len(outcomes),
+        evidence_top3=_share(sum(o.rank is not None and o.rank < 3 for o in answerable),
+                             len(answerable)),
+        answered=_share(sum(not o.abstained for o in answerable), len(answerable)),
+        abstained=_share(sum(o.abstained for o in unanswerable), len(unanswerable)),
+    )  # fmt: skip
+
+
 def evaluate_gold(path: Path, settings: Settings) -> GoldReport:
-    """Score search and answers on a gold set over the library in `settings`."""
+    """Score search and answers on a gold set over the library in `settings`, overall and
+    per class of question."""
     items = read_gold(path)
     library = Library(settings)
-    ranks: list[int | None] = []
-    page_hits: list[bool] = []
-    answered, with_evidence, abstained_ok = 0, 0, 0
-    misses, wrong_abstentions, wrong_answers = [], [], []
-    for item in items:
-        reply = answer(library, item.question, settings.answer, settings.retrieval, access=MEMBERS)
-        if not item.answerable:
-            abstained_ok += reply.abstained
-            if not reply.abstained:
-                wrong_answers.append(item.question)
-            continue
-        hits = search(library, item.question, settings.retrieval, k=10, access=MEMBERS)
-        rank = next(
-            (i for i, h in enumerate(hits) if _is_evidence(h.text, h.citation.source, item)), None
-        )
-        ranks.append(rank)
-        if rank is None or rank >= 5:
-            misses.append(item.question)
-        if item.pages and rank is not None:
-            page_hits.append(hits[rank].citation.page in item.pages)
-        elif item.pages:
-            page_hits.append(False)
-        if reply.abstained:
-            wrong_abstentions.append(item.question)
-            continue
-        answered += 1
-        with_evidence += any(_is_evidence(c.quote, c.source, item) for c in reply.citations)
+    outcomes = [_outcome(library, item, settings) for item in items]
+    answerable = [o for o in outcomes if o.item.answerable]
+    unanswerable = [o for o in outcomes if not o.item.answerable]
+    ranks = [o.rank for o in answerable]
+    pages = [o.page_right for o in answerable if o.page_right is not None]
     n = max(1, len(ranks))
-    unanswerable = sum(1 for i in items if not i.answerable)
+    classes: dict[str, list[_Outcome]] = {}
+    for o in outcomes:
+        classes.setdefault(o.item.category, []).append(o)
     return GoldReport(
         questions=len(items),
         answerable=len(ranks),
@@ -223,13 +263,14 @@ def evaluate_gold(path: Path, settings: Settings) -> GoldReport:
             for k in (1, 3, 5, 10)
         },
         mrr=round(sum(1 / (r + 1) for r in ranks if r is not None) / n, 3),
-        page_accuracy=round(sum(page_hits) / len(page_hits), 3) if page_hits else None,
-        answered_with_evidence=round(with_evidence / n, 3),
-        answered=round(answered / n, 3),
-        unanswerable_abstained=round(abstained_ok / unanswerable, 3) if unanswerable else None,
-        misses=misses,
-        wrong_abstentions=wrong_abstentions,
-        wrong_answers=wrong_answers,
+        page_accuracy=_share(sum(pages), len(pages)),
+        answered_with_evidence=round(sum(o.cited_evidence for o in answerable) / n, 3),
+        answered=round(sum(not o.abstained for o in answerable) / n, 3),
+        unanswerable_abstained=_share(sum(o.abstained for o in unanswerable), len(unanswerable)),
+        misses=[o.item.question for o in answerable if o.rank is None or o.rank >= 5],
+        wrong_abstentions=[o.item.question for o in answerable if o.abstained],
+        wrong_answers=[o.item.question for o in unanswerable if not o.abstained],
+        by_class={name: _class_report(group) for name, group in sorted(classes.items())},
     )
 
 

@@ -62,5 +62,9 @@ def evaluate(
         if isinstance(value, list):
             for item in value:
                 click.echo(f"{name}: {item}")
+        elif name == "by_class":
+            for kind, figures in value.items():
+                shown = ", ".join(f"{k} {v}" for k, v in figures.items() if v is not None)
+                click.echo(f"  {kind:22} {shown}")
         else:
             click.echo(f"{name:24} {value}")
