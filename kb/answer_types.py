@@ -49,3 +49,15 @@ def carries_answer(question: str, sentence: str) -> bool | None:
         if asks.search(question):
             return bool(carries.search(sentence))
     return None
+
+
+_COMPARISON = re.compile(
+    r"\b(compar\w*|differ\w*|versus|vs\.?|contrast\w*|(how|what) (has|have) changed"
+    r"|changed (since|between|from))\b|\bbetween\b.+\band\b",
+    re.I,
+)
+
+
+def compares(question: str) -> bool:
+    """Whether the question asks to compare (two documents, two times, two schemes)."""
+    return bool(_COMPARISON.search(question))

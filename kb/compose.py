@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.answer_types import carries_answer
+from kb.answer_types import carries_answer, compares
 from kb.gate import term_coverage
 from kb.settings import AnswerSettings
 from kb.text import preceding_sentence, set_off_footnotes, split_sentences, starts_mid_thought
@@ -147,7 +147,24 @@ class ExtractiveComposer:
                 continue
             said.add(" ".join(sentences[j].split()))
             chosen.append(spans[j])
+        if compares(question):
+            chosen = self._both_sides(chosen, spans, hits, score)
         return chosen
+
+    @staticmethod
+    def _both_sides(
+        chosen: list[Span], spans: list[Span], hits: Sequence[Hit], score: np.ndarray
+    ) -> list[Span]:
+        """A comparison quotes each side: when every chosen sentence comes from one document,
+        the best sentence of the next document takes the last place."""
+        docs = {hits[s.hit].citation.doc_id for s in chosen}
+        if len(docs) != 1:
+            return chosen
+        others = [j for j in np.argsort(-score) if hits[spans[j].hit].citation.doc_id not in docs]
+        if not others:
+            return chosen
+        keep = chosen[:-1] if len(chosen) > 1 else chosen
+        return [*keep, spans[others[0]]]
 
     def compose(self, question: str, hits: Sequence[Hit]) -> Composition:
         citations = tuple(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kb.answer_types import compares
 from kb.library import Library
 from kb.settings import AnswerSettings
 from kb.text import STOP_WORDS, index_text, terms
@@ -68,6 +69,10 @@ def evidence(question: str, hits: Sequence[Hit], top: int = _TOP) -> Evidence:
     wanted = stems(question)
     similarity = max((h.similarity or 0.0 for h in best), default=0.0)
     coverage = max((_coverage(wanted, searched_stems(h)) for h in best), default=0.0)
+    if compares(question) and best:
+        # Each side of a comparison stands in a passage of its own: their words count together.
+        together = set().union(*(searched_stems(h) for h in best))
+        coverage = max(coverage, _coverage(wanted, together))
     return Evidence(similarity=similarity, coverage=coverage)
 
 

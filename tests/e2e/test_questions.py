@@ -67,3 +67,12 @@ def test_an_event_only_announced_is_not_answered(library: Library) -> None:
     assert not _ask(
         library, "What did the pilot projects learn about engaging employers?"
     ).abstained
+
+
+def test_a_comparison_quotes_each_side(library: Library) -> None:
+    reply = _ask(
+        library,
+        "How do the 2020 policy brief and the 2025 conference compare on engaging employers?",
+    )
+    assert not reply.abstained
+    assert {c.doc_type.value for c in reply.citations} >= {"policy_brief", "conference_report"}
