@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import pytest
 
+from ingest.pipeline import run
 from kb.answer import answer
 from kb.library import Library
 from kb.search import search
 from kb.types import MEMBERS
+from tests.conftest import CORPUS, make_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -76,3 +80,28 @@ def test_a_comparison_quotes_each_side(library: Library) -> None:
     )
     assert not reply.abstained
     assert {c.doc_type.value for c in reply.citations} >= {"policy_brief", "conference_report"}
+
+
+def test_a_name_the_catalogue_gives_counts_as_mentioned(tmp_path: Path) -> None:
+    """The regulation's text uses only its number; readers ask by its common name."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)  # enough passages for a name to be rare
+    (corpus / "reg.md").write_text(
+        "# Regulation (EU) 2031/77 on seasonal work\n\n"
+        "Seasonal workers admitted under this Regulation may change employer once during "
+        "their stay, provided the new employer is registered with the labour inspectorate.\n"
+    )
+    catalogue = corpus / "catalogue.csv"
+    header, *rows = catalogue.read_text().splitlines()
+    rows.append("reg.md,Regulation (EU) 2031/77,legal_text,,,en,public,,,,,,"
+                "Zephyr Accord; Seasonal Mobility Act")  # fmt: skip
+    catalogue.write_text("\n".join([header + ",aliases", *rows]) + "\n")
+    settings = make_settings(tmp_path)
+    assert run([corpus], settings, progress=False).failed == []
+    library = Library(settings)
+    reply = _ask(library, "Under the Zephyr Accord, can a seasonal worker change employer?")
+    assert not reply.abstained and reply.citations[0].doc_id == "reg"
+    # A name neither the text nor the catalogue gives still makes the answer abstain.
+    assert _ask(
+        library, "Under the Quokka Charter, can a seasonal worker change employer?"
+    ).abstained
