@@ -61,3 +61,21 @@ _COMPARISON = re.compile(
 def compares(question: str) -> bool:
     """Whether the question asks to compare (two documents, two times, two schemes)."""
     return bool(_COMPARISON.search(question))
+
+
+_ASKS_AMOUNT = re.compile(
+    r"\bhow much\b.*\b(cost|costs|charge|charges|pay|fee|fees|price|budget)\b"
+    r"|\bwhat (is|was|are|were) the (total |overall )?(cost|fee|fees|price|budget|charge)s?\b",
+    re.I,
+)
+_AMOUNT = re.compile(
+    r"(€|£|\$|\b(eur|euros?|gbp|pounds?|usd|dollars?)\b)\s?\d|\d[\d,.]*\s?(€|£|\b(eur|euros?|gbp"
+    r"|pounds?|usd|dollars?|million|billion)\b)",
+    re.I,
+)
+
+
+def lacks_amount(question: str, passages: list[str]) -> bool:
+    """Whether the question asks what something costs and no passage states an amount of
+    money: a passage on the exam without its fee does not say what it costs."""
+    return bool(_ASKS_AMOUNT.search(question)) and not any(_AMOUNT.search(p) for p in passages)

@@ -13,11 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb.answer_types import compares
+from kb.answer_types import compares, lacks_amount
 from kb.library import Library
+from kb.numbers import canonical
 from kb.settings import AnswerSettings
 from kb.text import STOP_WORDS, index_text, terms
 from kb.types import Access, Hit
+from kb.when import named_years
 
 _TOP = 3  # the gate looks at the top three passages
 
@@ -46,7 +48,8 @@ class Verdict:
 
 
 def stems(text: str) -> set[str]:
-    return set(terms(text))
+    """The stemmed content words, durations spelled one way ("half a year" = "6 months")."""
+    return set(terms(canonical(text)))
 
 
 def searched_stems(hit: Hit) -> set[str]:
@@ -113,10 +116,28 @@ _SPELLINGS = (
 )  # fmt: skip
 
 
+# A country and what its people and things are called: a question says "Belgian projects",
+# a passage "projects in Belgium".
+_COUNTRIES = {
+    "belgian": "belgium", "german": "germany", "french": "france", "dutch": "netherlands",
+    "italian": "italy", "spanish": "spain", "polish": "poland", "lithuanian": "lithuania",
+    "estonian": "estonia", "nigerian": "nigeria", "moroccan": "morocco", "tunisian": "tunisia",
+    "egyptian": "egypt", "senegalese": "senegal", "moldovan": "moldova", "ukrainian": "ukraine",
+    "indian": "india", "filipino": "philippines", "british": "britain", "britain": "uk",
+    "irish": "ireland", "swedish": "sweden", "danish": "denmark", "austrian": "austria",
+    "portuguese": "portugal", "greek": "greece", "romanian": "romania", "bulgarian": "bulgaria",
+    "ghanaian": "ghana", "kenyan": "kenya", "pakistani": "pakistan", "georgian": "georgia",
+}  # fmt: skip
+
+
 def spellings(word: str) -> set[str]:
-    """The word and its other-side-of-the-Atlantic spellings."""
-    lower = word.lower()
+    """The word, its other-side-of-the-Atlantic spellings, and its country or people."""
+    lower = re.sub(r"['’]s$", "", word.lower())  # "the Network's report"
     variants = {lower}
+    if lower in _COUNTRIES:
+        variants.add(_COUNTRIES[lower])
+        variants |= {"kingdom", "uk"} if _COUNTRIES[lower] in ("britain", "uk") else set()
+    variants |= {people for people, country in _COUNTRIES.items() if country == lower}
     for british, american in _SPELLINGS:
         if lower.endswith(british):
             variants.add(lower[: -len(british)] + american)
@@ -146,7 +167,23 @@ def assess(
     top = hits[:_TOP]
     names = rare_names(library, question, access, settings.rare_name_idf)
     missing = [n for n in names if not any(_mentions(hit, n) for hit in top)]
-    naming = [h for h in top if all(_mentions(h, n) for n in names)]
+    comparison = compares(question)
+    if not comparison:  # each side of a comparison names its own year
+        missing += [y for y in sorted(named_years(question)) if not any(_dated(h, y) for h in top)]
+    # A comparison's names stand in the passages of its two sides, not all in one.
+    naming = top if comparison else [h for h in top if all(_mentions(h, n) for n in names)]
     found = evidence(question, naming)
     close = found.score(settings.coverage_weight) >= settings.min_evidence
-    return Verdict(evidence=found, missing_names=tuple(missing), answerable=close and not missing)
+    priced = not lacks_amount(question, [h.text for h in naming])
+    return Verdict(
+        evidence=found, missing_names=tuple(missing), answerable=close and not missing and priced
+    )
+
+
+def _dated(hit: Hit, year: str) -> bool:
+    """Whether a passage (its title included) names the year, or comes from a document dated
+    in it."""
+    named = year in hit.text or year in hit.citation.title
+    return named or bool(hit.citation.date and str(hit.citation.date.year) == year)
+
+

@@ -18,6 +18,7 @@ import numpy as np
 from kb.errors import EmptyIndex
 from kb.index import View
 from kb.library import Library
+from kb.numbers import with_equivalents
 from kb.settings import RetrievalSettings
 from kb.text import shingles
 from kb.types import (
@@ -127,7 +128,8 @@ def _retrieve(
     mode = settings.mode
     rows, sims = index.dense_rows(vector, pool, filters, access) if mode != "bm25" else _NONE
     dense = {int(r): float(v) for r, v in zip(rows, sims, strict=True)}
-    bm25 = index.bm25(query, access) if mode != "dense" else None
+    # Durations said either way ("half a year", "six months") are both looked for.
+    bm25 = index.bm25(with_equivalents(query), access) if mode != "dense" else None
     rows, values = index.lexical_rows(bm25, pool, filters, access) if bm25 is not None else _NONE
     lexical = {int(r): float(v) for r, v in zip(rows, values, strict=True)}
     similarity = dict(dense)

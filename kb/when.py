@@ -49,9 +49,10 @@ class TimeFrame:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     newest_first: bool = False
-    # "in 2020" may be the subject's year ("how many arrived in 2020"), not the document's;
-    # "since", "before", "after" and a month are the reader's limits.
-    strict: bool = True
+    # A date may be the subject's ("what changed since November 2023", "how many arrived
+    # in 2020"), not the document's: it limits what is searched only when the question is
+    # about publications ("what has the network published since 2023").
+    strict: bool = False
 
     @property
     def empty(self) -> bool:
@@ -76,8 +77,23 @@ def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
+_ABOUT_PUBLICATIONS = re.compile(
+    r"\b(publish\w*|news|announc\w*|releas\w*|items?|posts?|articles?|briefs?|informs?"
+    r"|publications?|events?|took place|held)\b",
+    re.I,
+)
+
+
 def time_frame(question: str) -> TimeFrame:
-    """The date range and order a question asks for (empty when it names no time)."""
+    """The date range and order a question asks for (empty when it names no time); strict
+    when it asks about what was published or held then."""
+    frame = _frame(question)
+    if frame.ranged and _ABOUT_PUBLICATIONS.search(question):
+        return TimeFrame(frame.date_from, frame.date_to, frame.newest_first, strict=True)
+    return frame
+
+
+def _frame(question: str) -> TimeFrame:
     newest = bool(_LATEST.search(question))
     if m := _SINCE.search(question):
         month = _MONTHS[m.group(2).lower()] if m.group(2) else 1
@@ -105,7 +121,7 @@ def time_frame(question: str) -> TimeFrame:
         return TimeFrame(start, end, newest)
     if m := _IN_YEAR.search(question):
         year = int(m.group(1))
-        return TimeFrame(dt.date(year, 1, 1), dt.date(year, 12, 31), newest, strict=False)
+        return TimeFrame(dt.date(year, 1, 1), dt.date(year, 12, 31), newest)
     return TimeFrame(newest_first=newest)
 
 
@@ -113,3 +129,10 @@ def topic(question: str) -> set[str]:
     """The question's content words (stemmed) that are neither time nor 'what happened'."""
     without = _IN_MONTH.sub(" ", _SINCE.sub(" ", _BEFORE.sub(" ", _IN_YEAR.sub(" ", question))))
     return {t for t in terms(without) if t not in _GENERIC and not t.isdigit()}
+
+
+def named_years(question: str) -> set[str]:
+    """Years the question asks about (not the bounds of "since 2023" or "before 2022"): an
+    answer must come from a passage that names the year or a document dated then."""
+    bounds = {m.group(3) for pattern in (_SINCE, _BEFORE) for m in pattern.finditer(question)}
+    return set(re.findall(rf"\b{_YEAR}\b", question)) - bounds

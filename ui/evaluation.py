@@ -156,6 +156,11 @@ class ClassReport(BaseModel):
     evidence_top3: float | None = Field(description="Answerable: evidence in the top 3.")
     answered: float | None = Field(description="Answerable: answered, not abstained.")
     abstained: float | None = Field(description="Unanswerable: abstained.")
+    pointed: float | None = Field(
+        None,
+        description="Not English: told the library answers in English, the evidence's "
+        "document among the closest listed.",
+    )
 
 
 class GoldReport(BaseModel):
@@ -208,6 +213,7 @@ class _Outcome:
     rank: int | None = None  # of the first evidence passage in the top 10 (answerable only)
     page_right: bool | None = None  # page questions only
     cited_evidence: bool = False
+    pointed: bool = False  # not English: told so, the evidence's document listed
 
 
 def _outcome(library: Library, item: GoldQuestion, settings: Settings) -> _Outcome:
@@ -222,15 +228,26 @@ def _outcome(library: Library, item: GoldQuestion, settings: Settings) -> _Outco
     if item.pages:
         page_right = rank is not None and hits[rank].citation.page in item.pages
     cited = any(_is_evidence(c.quote, c.source, item) for c in reply.citations)
-    return _Outcome(item, reply.abstained, rank, page_right, cited and not reply.abstained)
+    sources = {*item.sources, *([item.source] if item.source else [])}
+    pointed = bool(reply.notice and "English" in reply.notice) and any(
+        r.source in sources for r in reply.see_also
+    )
+    return _Outcome(item, reply.abstained, rank, page_right, cited and not reply.abstained, pointed)
 
 
 def _share(count: int, total: int) -> float | None:
     return round(count / total, 3) if total else None
 
 
+def _not_english(o: _Outcome) -> bool:
+    """Questions in German or French are told the library answers in English, by design:
+    they count for their class's `pointed`, not for answered or abstained."""
+    return o.item.category == "non-english"
+
+
 def _class_report(outcomes: list[_Outcome]) -> ClassReport:
-    answerable = [o for o in outcomes if o.item.answerable]
+    foreign = [o for o in outcomes if _not_english(o)]
+    answerable = [o for o in outcomes if o.item.answerable and not _not_english(o)]
     unanswerable = [o for o in outcomes if not o.item.answerable]
     return ClassReport(
         questions=len(outcomes),
@@ -238,6 +255,7 @@ def _class_report(outcomes: list[_Outcome]) -> ClassReport:
                              len(answerable)),
         answered=_share(sum(not o.abstained for o in answerable), len(answerable)),
         abstained=_share(sum(o.abstained for o in unanswerable), len(unanswerable)),
+        pointed=_share(sum(o.pointed for o in foreign), len(foreign)),
     )  # fmt: skip
 
 
@@ -247,7 +265,7 @@ def evaluate_gold(path: Path, settings: Settings) -> GoldReport:
     items = read_gold(path)
     library = Library(settings)
     outcomes = [_outcome(library, item, settings) for item in items]
-    answerable = [o for o in outcomes if o.item.answerable]
+    answerable = [o for o in outcomes if o.item.answerable and not _not_english(o)]
     unanswerable = [o for o in outcomes if not o.item.answerable]
     ranks = [o.rank for o in answerable]
     pages = [o.page_right for o in answerable if o.page_right is not None]
