@@ -19,7 +19,7 @@ from ingest.pipeline import IngestReport, run
 from kb.evidence import _letters, pdf_highlight
 from kb.keys import KeyStore, Role
 from kb.library import Library
-from kb.settings import Settings
+from kb.settings import ServerSettings, Settings
 from kb.text import split_sentences
 from kb.types import MEMBERS
 from tests.conftest import EVAL_PDFS, make_settings
@@ -114,7 +114,7 @@ def test_hyphen_and_ligature_repairs_still_highlight(pdf_library: tuple[Settings
 @pytest.fixture(scope="module")
 def pdf_client(pdf_library: tuple[Settings, Library]) -> TestClient:
     settings, library = pdf_library
-    return TestClient(create_app(settings, library, with_chat=False))
+    return TestClient(create_app(_unlimited(settings), library, with_chat=False))
 
 
 def test_a_citations_view_url_shows_the_page_with_the_quote_marked(
@@ -161,9 +161,16 @@ def test_views_outside_the_document_are_refused(pdf_client: TestClient, query: s
     assert response.status_code == 422 and response.json()["detail"]
 
 
+def _unlimited(settings: Settings) -> Settings:
+    """The session's library is shared by many modules' clients: their requests share one
+    address's rate count in its data directory, which these tests are not about."""
+    server = ServerSettings(requests_per_minute=100_000, requests_per_minute_with_key=100_000)
+    return settings.model_copy(update={"server": server})
+
+
 @pytest.fixture(scope="module")
 def client(sample: tuple[Settings, IngestReport, Path], library: Library) -> TestClient:
-    return TestClient(create_app(sample[0], library, with_chat=False))
+    return TestClient(create_app(_unlimited(sample[0]), library, with_chat=False))
 
 
 def _hit(client: TestClient, query: str, doc_type: str) -> dict[str, Any]:
