@@ -93,35 +93,29 @@ def time_frame(question: str) -> TimeFrame:
     return frame
 
 
+def _period(month: str | None, year: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a month ("November", "2024") or of a whole year."""
+    if month is None:
+        return dt.date(int(year), 1, 1), dt.date(int(year), 12, 31)
+    return _month_range(int(year), _MONTHS[month.lower()])
+
+
 def _frame(question: str) -> TimeFrame:
     newest = bool(_LATEST.search(question))
-    if m := _SINCE.search(question):
-        month = _MONTHS[m.group(2).lower()] if m.group(2) else 1
-        year = int(m.group(3))
-        start = dt.date(year, month, 1)
-        if m.group(1).lower() == "after":
-            start = (
-                _month_range(year, month)[1] + dt.timedelta(days=1)
-                if m.group(2)
-                else dt.date(year + 1, 1, 1)
-            )
-        return TimeFrame(date_from=start, newest_first=newest)
-    if m := _BEFORE.search(question):
-        month = _MONTHS[m.group(2).lower()] if m.group(2) else 1
-        end = dt.date(int(m.group(3)), month, 1) - dt.timedelta(days=1)
-        if m.group(1).lower() in ("until", "till", "up to"):
-            end = (
-                _month_range(int(m.group(3)), month)[1]
-                if m.group(2)
-                else dt.date(int(m.group(3)), 12, 31)
-            )
-        return TimeFrame(date_to=end, newest_first=newest)
+    if m := _SINCE.search(question):  # since / as of a period: from its start; after: its end
+        first, last = _period(m.group(2), m.group(3))
+        after = m.group(1).lower() == "after"
+        return TimeFrame(date_from=last + dt.timedelta(days=1) if after else first,
+                         newest_first=newest)  # fmt: skip
+    if m := _BEFORE.search(question):  # before a period: to its start; until: to its end
+        first, last = _period(m.group(2), m.group(3))
+        through = m.group(1).lower() in ("until", "till", "up to")
+        return TimeFrame(date_to=last if through else first - dt.timedelta(days=1),
+                         newest_first=newest)  # fmt: skip
     if m := _IN_MONTH.search(question):
-        start, end = _month_range(int(m.group(2)), _MONTHS[m.group(1).lower()])
-        return TimeFrame(start, end, newest)
+        return TimeFrame(*_period(m.group(1), m.group(2)), newest)
     if m := _IN_YEAR.search(question):
-        year = int(m.group(1))
-        return TimeFrame(dt.date(year, 1, 1), dt.date(year, 12, 31), newest)
+        return TimeFrame(*_period(None, m.group(1)), newest)
     return TimeFrame(newest_first=newest)
 
 
