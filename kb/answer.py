@@ -12,7 +12,7 @@ from kb.library import Library
 from kb.questions import closest, dated_listing, dated_text, not_in_english, only_announced
 from kb.search import search
 from kb.settings import AnswerSettings, RetrievalSettings, Settings
-from kb.types import EVERYONE, Access, Answer, Hit, Reference, SearchFilters
+from kb.types import EVERYONE, Access, Answer, Hit, SearchFilters
 from kb.when import time_frame, topic
 
 NO_ANSWER = "The library holds no passage that answers this."
@@ -41,14 +41,11 @@ def abstention(question: str, hits: Sequence[Hit], verdict: Verdict, see_also: i
     if verdict.missing_names:
         names = " or ".join(f"“{name}”" for name in verdict.missing_names)
         reason = f" None of the closest passages mentions {names}."
-    closest: dict[str, Reference] = {}
-    for hit in hits:
-        closest.setdefault(hit.citation.doc_id, hit.citation)
     return Answer(
         question=question,
         answer=NO_ANSWER + reason,
         abstained=True,
-        see_also=tuple(list(closest.values())[:see_also]),
+        see_also=closest(hits, see_also),
     )
 
 
@@ -121,7 +118,7 @@ def answer_stream(
         yield abstention(question, hits, verdict, settings.see_also)
         return
     writer = composer or ExtractiveComposer(library.embed, settings)
-    reply = None
+    announced = False
     for composition in writer.stream(question, hits):
         text = composition.text
         if not frame.empty and composition.composer == "extractive":
@@ -133,9 +130,10 @@ def answer_stream(
             composer=composition.composer,
             notice=composition.notice,
         )
-        if not only_announced(question, reply):
+        announced = only_announced(question, reply)
+        if not announced:
             yield reply
-    if reply is not None and only_announced(question, reply):
+    if announced:
         yield Answer(
             question=question,
             answer=f"{NO_ANSWER} The library only announces this as planned; it holds no "

@@ -185,5 +185,3 @@ def _dated(hit: Hit, year: str) -> bool:
     in it."""
     named = year in hit.text or year in hit.citation.title
     return named or bool(hit.citation.date and str(hit.citation.date.year) == year)
-
-

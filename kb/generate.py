@@ -26,7 +26,7 @@ import json
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kb.compose import INSTRUCTION, Composer, Composition, cite, trim_span
@@ -259,13 +259,8 @@ class GenerativeComposer:
         )
 
     def _extractive(self, question: str, hits: Sequence[Hit], notice: str) -> Composition:
-        answer = self._fallback.compose(question, hits)
-        return Composition(
-            text=answer.text,
-            citations=answer.citations,
-            composer=answer.composer,
-            notice=notice + " These are the passages' own sentences.",
-        )
+        fallback = self._fallback.compose(question, hits)
+        return replace(fallback, notice=notice + " These are the passages' own sentences.")
 
     def _model_lines(self, question: str, hits: Sequence[Hit]) -> Iterator[dict[str, Any]]:
         """The model's JSON lines as they complete, within the timeout overall."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from kb.compose import cite, trim_span
 from kb.library import Library
-from kb.search import reference
+from kb.search import passage_hit
 from kb.text import question_language, set_off_footnotes, split_sentences, terms
 from kb.types import Access, Answer, Citation, Document, Hit, Reference, SearchFilters
 from kb.when import TimeFrame
@@ -93,15 +93,7 @@ def _opening(
     if not chunks:
         return None
     chunk = chunks[0]
-    hit = Hit(
-        text=chunk.text,
-        score=1.0,
-        citation=reference(doc, chunk, library.newer_version(doc, access)),
-        chunk_id=chunk.chunk_id,
-        start=chunk.start,
-        end=chunk.end,
-        section=chunk.section,
-    )
+    hit = passage_hit(library, doc, chunk, access, score=1.0)
     sentences = split_sentences(chunk.text) or [(0, len(chunk.text))]
     return cite(n, hit, *trim_span(chunk.text, *sentences[0]))
 

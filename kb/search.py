@@ -179,16 +179,17 @@ def search(
     BM25 retrieval, within the time the query names ("in November 2024", "since 2023": see
     kb/when.py) when anything is dated then, the newest first when it asks for the latest."""
     frame = time_frame(query)
+    vector = library.embed_query(query)  # once, for the dated search and the plain one
     dated: list[Hit] = []
     if frame.ranged:
-        dated = search_passages(library, query, settings, k, frame.merged(filters), access)
+        dated = _search_passages(library, query, vector, settings, k, frame.merged(filters), access)
     # A year alone may be the subject's ("how many arrived in 2020"), not the publication's:
     # then the dated passages win only when the question names nothing else, or when they
     # are about as close to it as the best of all.
     if dated and (frame.strict or not topic(query)):
         hits = dated
     else:
-        hits = search_passages(library, query, settings, k, filters, access)
+        hits = _search_passages(library, query, vector, settings, k, filters, access)
         if dated and _similarity(dated) >= _similarity(hits) - 0.05:
             hits = dated
     return newest_first(hits) if frame.newest_first else hits
@@ -210,9 +211,10 @@ def newest_first(hits: list[Hit], band: float = 0.6) -> list[Hit]:
     return near + rest
 
 
-def search_passages(
+def _search_passages(
     library: Library,
     query: str,
+    vector: np.ndarray,
     settings: RetrievalSettings,
     k: int | None = None,
     filters: SearchFilters | None = None,
@@ -224,6 +226,7 @@ def search_passages(
     Args:
         library: the library as this process sees it.
         query: the words to search for.
+        vector: the query's embedding.
         settings: how to retrieve and fuse (the settings' `retrieval` group).
         k: passages to return (default: the settings').
         filters: catalogue filters (type, date range, language).
@@ -238,7 +241,6 @@ def search_passages(
     k = k or settings.k
     # Room for near-duplicates to be dropped and still return k passages when k exist.
     pool = max(settings.candidates, 2 * k)
-    vector = library.embed_query(query)
     index = library.view()
     fused, similarity = _retrieve(
         index, vector, query, pool, filters or SearchFilters(), access, settings
@@ -250,24 +252,36 @@ def search_passages(
         for row in sorted(fused, key=fused.__getitem__, reverse=True)
         if index.doc_id(row) in documents
     ]
-    hits = []
-    for row, found in _distinct_top(index, ranked, k, settings.duplicate_similarity):
-        chunk = found.chunk
-        hits.append(
-            Hit(
-                text=chunk.text,
-                score=round(fused[row], 6),
-                citation=reference(
-                    documents[chunk.doc_id],
-                    chunk,
-                    library.newer_version(documents[chunk.doc_id], access),
-                ),
-                chunk_id=chunk.chunk_id,
-                start=chunk.start,
-                end=chunk.end,
-                section=chunk.section,
-                aliases=chunk.aliases,
-                similarity=similarity.get(row),
-            )
+    return [
+        passage_hit(
+            library,
+            documents[found.chunk.doc_id],
+            found.chunk,
+            access,
+            score=round(fused[row], 6),
+            similarity=similarity.get(row),
         )
-    return hits
+        for row, found in _distinct_top(index, ranked, k, settings.duplicate_similarity)
+    ]
+
+
+def passage_hit(
+    library: Library,
+    doc: Document,
+    chunk: Chunk,
+    access: tuple[Access, ...],
+    score: float,
+    similarity: float | None = None,
+) -> Hit:
+    """A passage as a hit, with its reference (and the newer document the caller may see)."""
+    return Hit(
+        text=chunk.text,
+        score=score,
+        citation=reference(doc, chunk, library.newer_version(doc, access)),
+        chunk_id=chunk.chunk_id,
+        start=chunk.start,
+        end=chunk.end,
+        section=chunk.section,
+        aliases=chunk.aliases,
+        similarity=similarity,
+    )

@@ -96,6 +96,21 @@ def settings_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def with_members_document(
+    tmp: Path, doc_id: str, text: str, title: str, doc_type: str, date: str
+) -> Settings:
+    """The sample library plus one members-only Markdown document, ingested into `tmp`."""
+    corpus = tmp / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / f"{doc_id}.md").write_text(text)
+    with (corpus / "catalogue.csv").open("a") as f:
+        f.write(f"{doc_id}.md,{title},{doc_type},{date},,en,members\n")
+    settings = make_settings(tmp)
+    report = run([corpus], settings, progress=False)
+    assert report.failed == [] and doc_id in report.added
+    return settings
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KB_DATA_DIR", "KB_CORPUS_DIR", "KB_BASE_URL"):

@@ -3,7 +3,6 @@ staff, with a revoked key and with a garbage key."""
 
 from __future__ import annotations
 
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.pipeline import run
 from kb.keys import KeyStore, Role
 from kb.library import Library
 from kb.settings import ServerSettings, Settings
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import make_settings, with_members_document
 from tests.e2e.serving import CHROMIUM, CHROMIUM_ARGS, running_server
 from ui.api import create_app
 
@@ -35,18 +33,10 @@ network's working group on ethical recruitment before any wider roll-out.
 
 @pytest.fixture(scope="module")
 def members_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, str]]:
-    tmp = tmp_path_factory.mktemp("members")
-    corpus = tmp / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    (corpus / f"{SECRET_ID}.md").write_text(PROCEEDINGS)
-    with (corpus / "catalogue.csv").open("a") as f:
-        f.write(
-            f"{SECRET_ID}.md,Report of proceedings: fourth LMPN conference,conference_report,"
-            "2025-11-20,,en,members\n"
-        )
-    settings = make_settings(tmp)
-    report = run([corpus], settings, progress=False)
-    assert report.failed == [] and SECRET_ID in report.added
+    settings = with_members_document(
+        tmp_path_factory.mktemp("members"), SECRET_ID, PROCEEDINGS,
+        "Report of proceedings: fourth LMPN conference", "conference_report", "2025-11-20",
+    )  # fmt: skip
     keys = KeyStore(settings.data_dir)
     tokens = {
         role: keys.create(Role(role), f"test {role}") for role in ("member", "staff", "admin")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -24,10 +23,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 
-from ingest.pipeline import IngestReport, run
+from ingest.pipeline import IngestReport
 from kb.keys import KeyStore, Role
 from kb.settings import Settings
-from tests.conftest import CITATION_FIELDS, CORPUS, REFERENCE_FIELDS, make_settings, settings_env
+from tests.conftest import CITATION_FIELDS, REFERENCE_FIELDS, settings_env, with_members_document
 from tests.e2e.serving import ROOT, running_server
 
 pytestmark = pytest.mark.e2e
@@ -47,15 +46,10 @@ SECONDS = 90  # one whole session, model load included, on a busy two-core machi
 @pytest.fixture(scope="module")
 def members(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     """The sample library plus a members-only document, and a member's key."""
-    tmp = tmp_path_factory.mktemp("mcp-members")
-    corpus = tmp / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    (corpus / f"{SECRET_ID}.md").write_text(MINUTES)
-    with (corpus / "catalogue.csv").open("a") as f:
-        f.write(f"{SECRET_ID}.md,Minutes of the LMPN steering group,other,2025-06-02,,en,members\n")
-    settings = make_settings(tmp)
-    report = run([corpus], settings, progress=False)
-    assert report.failed == [] and SECRET_ID in report.added
+    settings = with_members_document(
+        tmp_path_factory.mktemp("mcp-members"), SECRET_ID, MINUTES,
+        "Minutes of the LMPN steering group", "other", "2025-06-02",
+    )  # fmt: skip
     return settings, KeyStore(settings.data_dir).create(Role.member, "mcp member")
 
 

@@ -5,7 +5,6 @@ access rules as the API, and errors in OpenAI's shape."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.pipeline import run
 from kb.keys import KeyStore, Role
 from kb.settings import ServerSettings
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import make_settings, with_members_document
 from tests.e2e.serving import running_server
 from tests.e2e.test_access import PROCEEDINGS, SECRET_ID, SECRET_PHRASE
 from ui.api import create_app
@@ -32,13 +30,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     """A real `kb serve` over the sample library plus a members-only report; its address and
     a member's key."""
     tmp = tmp_path_factory.mktemp("openai")
-    corpus = tmp / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    (corpus / f"{SECRET_ID}.md").write_text(PROCEEDINGS)
-    with (corpus / "catalogue.csv").open("a") as f:
-        f.write(f"{SECRET_ID}.md,Report of proceedings,conference_report,2025-11-20,,en,members\n")
-    settings = make_settings(tmp)
-    assert run([corpus], settings, progress=False).failed == []
+    settings = with_members_document(
+        tmp, SECRET_ID, PROCEEDINGS, "Report of proceedings", "conference_report", "2025-11-20"
+    )
     member = KeyStore(settings.data_dir).create(Role.member, "openai member")
     with running_server(settings, tmp) as url:
         yield url, member
