@@ -5,6 +5,10 @@ The worker runs at a lower priority (searches stay fast meanwhile), with an addr
 limit (`KB_PARSING__MAX_WORKER_MB`) and a wall-clock limit (`max_seconds_per_file`, checked
 from outside: a parser stuck inside one page cannot ignore it); past either it is killed and
 the file is reported, not indexed.
+
+Workers come from a fork server that imported the parsers once (started with the server by
+`warm_up`), so a file's process starts in milliseconds instead of the seconds a fresh
+interpreter needs to import them, and never inherits the server's threads.
 """
 
 from __future__ import annotations
@@ -20,8 +24,23 @@ from multiprocessing.connection import Connection
 from ingest.prepare import FileTask, PreparedFile, prepare_file
 from kb.settings import Settings
 
-_STARTUP_SECONDS = 120.0  # a fresh interpreter importing the parsers (2-3 s when idle)
+_STARTUP_SECONDS = 120.0  # a fresh fork server importing the parsers (2-3 s when idle)
 _READY = "ready"
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ingest.prepare"])
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server now (a server calls this at start-up, so that the first
+    upload does not wait for the parsers to be imported)."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
 
 
 def die_with_parent() -> None:
@@ -47,7 +66,7 @@ def _work(conn: Connection, task: FileTask, settings: Settings) -> None:
 
 def prepare_isolated(task: FileTask, settings: Settings) -> PreparedFile:
     """`prepare_file` in a killable process of its own; a file over a limit is an error."""
-    context = multiprocessing.get_context("spawn")
+    context = _context()
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(target=_work, args=(sender, task, settings), daemon=True)
     worker.start()

@@ -55,9 +55,16 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, segment TEXT NOT NULL, access TEXT NOT NULL,
     doc_type TEXT NOT NULL, date INTEGER NOT NULL, language TEXT NOT NULL, title TEXT NOT NULL,
-    signature TEXT NOT NULL
+    signature TEXT NOT NULL, record TEXT NOT NULL DEFAULT '', changed INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS documents_by_change ON documents (changed);
 """
+# Added to the manifest after format 1 shipped: an older manifest gains them empty, and the
+# next reconciliation fills them from the store (no passage is indexed again).
+_LATER_COLUMNS = {
+    "record": "TEXT NOT NULL DEFAULT ''",
+    "changed": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 def _day(value: dt.date | None) -> int:
@@ -90,10 +97,16 @@ class View:
     segments in order (a global row space), so scores are one array per query."""
 
     def __init__(
-        self, version: int, segs: list[Segment], docs: list[_Doc], bm25: tuple[float, float]
+        self,
+        version: int,
+        segs: list[Segment],
+        docs: list[_Doc],
+        bm25: tuple[float, float],
+        probe_share: float = 0.1,
     ) -> None:
         self.version = version
         self.bm25_params = bm25
+        self.probe_share = probe_share
         self._segments = segs
         self._docs = docs
         self._offsets = np.cumsum([0, *(s.rows for s in segs)])
@@ -326,13 +339,9 @@ class View:
         best_scores: list[np.ndarray] = []
         for index, seg in enumerate(self._segments):
             start, end = int(self._offsets[index]), int(self._offsets[index + 1])
-            keep = np.flatnonzero(mask[start:end])
+            keep, sims = _nearest_kept(seg, mask[start:end], vector, self.probe_share)
             if not len(keep):
                 continue
-            if len(keep) > (end - start) // 2:  # most rows: one product, then pick
-                sims = (np.asarray(seg.vectors) @ vector)[keep]
-            else:
-                sims = np.asarray(seg.vectors[keep]) @ vector
             n = min(k, len(keep))
             top = np.argpartition(-sims, n - 1)[:n]
             best_rows.append(keep[top] + start)
@@ -354,6 +363,25 @@ class View:
     def doc_id(self, row: int) -> str:
         """The document of the passage at a live row (without reading the passage)."""
         return self._docs[int(self._row_doc[row])].doc_id
+
+
+def _nearest_kept(
+    seg: Segment, kept: np.ndarray, vector: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A segment's rows that the mask keeps and might be nearest, with their similarities:
+    in a clustered segment, those of the nearest lists (more lists when the mask keeps few
+    rows, and every kept row when it keeps too few for lists to pay); otherwise all."""
+    fraction = float(kept.mean()) if len(kept) else 0.0
+    wanted = share / fraction if fraction else 1.0
+    if seg.centroids is not None and wanted < 0.5:
+        ranges = seg.nearest_lists(vector, wanted)
+        found = np.concatenate([np.arange(a, b) for a, b in ranges])
+        scores = np.concatenate([np.asarray(seg.vectors[a:b]) @ vector for a, b in ranges])
+        return found[kept[found]], scores[kept[found]]
+    keep = np.flatnonzero(kept)
+    if len(keep) > len(kept) // 2:  # most rows: one product, then pick
+        return keep, (np.asarray(seg.vectors) @ vector)[keep]
+    return keep, np.asarray(seg.vectors[keep]) @ vector
 
 
 def merge_plan(view: View) -> list[Segment]:
@@ -378,15 +406,24 @@ def merge_plan(view: View) -> list[Segment]:
 class Index:
     """The index folder: readers ask for `view()`; writers add, update and remove documents."""
 
-    def __init__(self, folder: Path, bm25: tuple[float, float] = (0.9, 0.4)) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        bm25: tuple[float, float] = (0.9, 0.4),
+        probe_share: float = 0.1,
+        clustered_from: int = segments.CLUSTERED_FROM,
+    ) -> None:
         self.folder = folder
         self.bm25 = bm25
+        self.probe_share = probe_share
+        self.clustered_from = clustered_from
         folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(folder / "manifest.sqlite", check_same_thread=False,
                                    timeout=30, isolation_level=None)  # fmt: skip
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._upgrade()
+        self._db.executescript(_SCHEMA)
         self._open: dict[str, Segment] = {}
         self._view: View | None = None
         if self._state("format", "") == "":  # a new index
@@ -395,6 +432,20 @@ class Index:
             )
         if self._state("format", "") != str(FORMAT):
             self.reset()
+
+    def _upgrade(self) -> None:
+        """Give a manifest written before the document records their columns (empty: the
+        store generation is forgotten, so the next reader reconciles and fills them)."""
+        with self._lock:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+            if not columns:
+                return  # a new manifest: the schema creates everything
+            for name, kind in _LATER_COLUMNS.items():
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {kind}")
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO state VALUES ('store_generation', '-1')"
+                    )
 
     # -- manifest --------------------------------------------------------------------------
 
@@ -416,11 +467,11 @@ class Index:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                change(self._db)
                 self._db.execute(
                     "INSERT INTO state VALUES ('version', '1') ON CONFLICT(key) DO UPDATE "
                     "SET value = CAST(value AS INTEGER) + 1"
                 )
+                change(self._db)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -441,8 +492,31 @@ class Index:
         """Indexed documents: id -> (id, segment, access, type, date, language, title,
         signature), comparable with `fields(doc, segment)` and `signature(doc)`."""
         with self._lock:
-            found = self._db.execute("SELECT * FROM documents").fetchall()
+            found = self._db.execute(
+                "SELECT doc_id, segment, access, doc_type, date, language, title, signature "
+                "FROM documents"
+            ).fetchall()
         return {str(row[0]): tuple(row) for row in found}
+
+    def records(self, since: int = 0) -> tuple[list[Document], int]:
+        """The catalogue records of documents written after change `since` (all with 0),
+        and how many documents the index holds. Every process keeps its document list by
+        this (work in proportion to what changed, and no read of the store)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT record FROM documents WHERE changed > ? AND record != ''", (since,)
+            ).fetchall()
+            (count,) = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()
+        return [Document.model_validate_json(r) for (r,) in found], int(count)
+
+    def document_ids(self) -> set[str]:
+        with self._lock:
+            return {d for (d,) in self._db.execute("SELECT doc_id FROM documents")}
+
+    def record_of(self) -> dict[str, str]:
+        """Each document's stored record ('' for one indexed before records were kept)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT doc_id, record FROM documents").fetchall())
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -468,7 +542,7 @@ class Index:
                 self._open[name] = Segment(self.folder / name)
         for name in set(self._open) - set(names):
             self._open.pop(name)  # closed when the last view using it goes
-        view = View(version, [self._open[n] for n in names], docs, self.bm25)
+        view = View(version, [self._open[n] for n in names], docs, self.bm25, self.probe_share)
         self._view = view
         return view
 
@@ -491,14 +565,18 @@ class Index:
         if chunks:
             token_lists = [tokens(by_id[c.doc_id], c) for c in chunks]
             lengths = np.array([len(t) for t in token_lists], dtype=np.float32)
-            segments.write(self.folder / name, chunks, vectors, lengths, Postings.of(token_lists))
+            segments.write(
+                self.folder / name, chunks, vectors, lengths, Postings.of(token_lists),
+                self.clustered_from,
+            )  # fmt: skip
 
         def change(db: sqlite3.Connection) -> None:
             if chunks:
                 db.execute("INSERT INTO segments VALUES (?, ?, NULL)", (name, len(chunks)))
+            version = _changed(db)
             db.executemany(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*fields(d, name), signature(d)) for d in docs],
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*fields(d, name), signature(d), d.model_dump_json(), version) for d in docs],
             )
             if store_generation is not None:
                 _set_generation(db, store_generation)
@@ -506,14 +584,15 @@ class Index:
         self._write(change)
         self._merge_if_needed()
 
-    def update(self, doc: Document, store_generation: int | None = None) -> None:
-        """Change a document's catalogue fields (access, type, date, language, title)."""
+    def update(self, docs: Sequence[Document], store_generation: int | None = None) -> None:
+        """Change documents' catalogue fields (access, type, date, language, title...)."""
 
         def change(db: sqlite3.Connection) -> None:
-            db.execute(
+            version = _changed(db)
+            db.executemany(
                 "UPDATE documents SET access = ?, doc_type = ?, date = ?, language = ?, "
-                "title = ? WHERE doc_id = ?",
-                (*fields(doc, "")[2:], doc.doc_id),
+                "title = ?, record = ?, changed = ? WHERE doc_id = ?",
+                [(*fields(d, "")[2:], d.model_dump_json(), version, d.doc_id) for d in docs],
             )
             if store_generation is not None:
                 _set_generation(db, store_generation)
@@ -592,7 +671,7 @@ class Index:
             )
             segments.write(
                 self.folder / name, kept_chunks, np.concatenate(vectors),
-                np.concatenate(lengths), postings,
+                np.concatenate(lengths), postings, self.clustered_from,
             )  # fmt: skip
         names = [s.name for s in chosen]
         marks = ",".join("?" * len(names))
@@ -645,6 +724,12 @@ def fields(doc: Document, segment: str) -> tuple[str, str, str, str, int, str, s
         doc.language,
         doc.title,
     )
+
+
+def _changed(db: sqlite3.Connection) -> int:
+    """The version the running write gives the index (rows it writes are stamped with it)."""
+    (value,) = db.execute("SELECT value FROM state WHERE key = 'version'").fetchone()
+    return int(value)
 
 
 def _set_generation(db: sqlite3.Connection, generation: int) -> None:

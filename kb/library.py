@@ -26,7 +26,7 @@ import numpy as np
 
 from kb.embedder import Embedder, load_embedder
 from kb.errors import DocumentNotFound, IndexBusy
-from kb.index import Index, View, fields, signature
+from kb.index import Index, View, signature
 from kb.locks import write_lock
 from kb.settings import Settings
 from kb.store import Store
@@ -57,6 +57,7 @@ class Library:
         self._index_version = -1
         self._warned = False
         self._documents: dict[str, Document] = {}
+        self._changed_up_to = 0
         self._visible_documents: dict[tuple[int, tuple[Access, ...]], dict[str, Document]] = {}
 
     @cached_property
@@ -67,13 +68,14 @@ class Library:
     def _index(self) -> Index:
         retrieval = self.settings.retrieval
         folder, bm25 = self.settings.data_dir / "index", (retrieval.bm25_k1, retrieval.bm25_b)
+        lists = (retrieval.probe_share, retrieval.clustered_from)
         # Releases before the index kept pickled snapshots here (hundreds of MB at scale).
         shutil.rmtree(self.settings.data_dir / "snapshot", ignore_errors=True)
         try:
-            return Index(folder, bm25)
+            return Index(folder, bm25, *lists)
         except sqlite3.DatabaseError:  # a damaged manifest: the store rebuilds it
             shutil.rmtree(folder, ignore_errors=True)
-            return Index(folder, bm25)
+            return Index(folder, bm25, *lists)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -82,7 +84,11 @@ class Library:
     # -- keeping in step with the store --------------------------------------------------
 
     def _refresh(self) -> None:
-        """Reload the document list when the index or the store changed."""
+        """Bring this process's document list up to date when the index or the store changed
+        (checked on every call, at most once a second for the store). The list comes from
+        the index's manifest, read in proportion to what changed; an index behind the store
+        (a crash between the two writes, a release upgrade) is repaired first when no writer
+        is at work."""
         now = time.monotonic()
         version = self._index.version()
         if (
@@ -94,10 +100,30 @@ class Library:
         with self._lock:
             self._checked = now
             generation = self._store.generation()
+            if self._index.store_generation() != generation:
+                try:
+                    with write_lock(self.settings.data_dir):
+                        self.reconcile_index()
+                except IndexBusy:
+                    pass  # a writer is at work: it keeps the index in step itself
+                version = self._index.version()
             if generation != self._generation or version != self._index_version:
-                self._documents = {d.doc_id: d for d in self._store.documents()}
+                self._load_documents(version)
                 self._generation = generation
                 self._index_version = version
+
+    def _load_documents(self, version: int) -> None:
+        """The documents the index holds: only those changed since the last look (all after
+        a reset or when the index was replaced)."""
+        since = self._changed_up_to if version >= self._index_version else 0
+        changed, count = self._index.records(since)
+        documents = {} if since == 0 else dict(self._documents)
+        documents.update((d.doc_id, d) for d in changed)
+        if len(documents) != count:  # some were removed
+            present = self._index.document_ids()
+            documents = {k: d for k, d in documents.items() if k in present}
+        self._documents = documents  # replaced whole, never modified: readers share it
+        self._changed_up_to = version
 
     def invalidate(self) -> None:
         """Check for changes on the next call (after this process changed the store)."""
@@ -107,12 +133,6 @@ class Library:
         """The search index as of now (repaired first if it fell behind the store while no
         writer is at work)."""
         self._refresh()
-        if self._index.store_generation() != self._generation:
-            try:
-                with write_lock(self.settings.data_dir):
-                    self.reconcile_index()
-            except IndexBusy:
-                pass  # a writer is at work: it keeps the index in step itself
         self._check_embedder()
         try:
             return self._index.view()
@@ -156,10 +176,9 @@ class Library:
         self, access: Sequence[Access] = EVERYONE, filters: SearchFilters | None = None
     ) -> list[Document]:
         """The documents the caller may see (and the filters keep), newest first."""
-        if filters is None or filters.empty:
-            docs = list(self.document_map(access).values())
-        else:
-            docs = [d for d in self._store.documents(filters) if d.access in access]
+        docs = [
+            d for d in self.document_map(access).values() if filters is None or filters.keeps(d)
+        ]
         return sorted(
             docs, key=lambda d: (d.date is None, -(d.date or _EPOCH).toordinal(), d.title)
         )
@@ -220,8 +239,10 @@ class Library:
     # -- writing (ingest holds the write lock) -------------------------------------------
 
     def stored_documents(self) -> list[Document]:
-        """Every committed document, read from the store now (what an ingest compares with)."""
-        return self._store.documents()
+        """Every committed document as of now (what an ingest compares with). A writer
+        reconciles the index with the store first (`clear_unfinished`)."""
+        self.invalidate()
+        return list(self.document_map(tuple(Access)).values())
 
     def add_document(
         self, parsed: ParsedDocument, chunks: Sequence[Chunk], vectors: np.ndarray | None = None
@@ -241,7 +262,7 @@ class Library:
     def update_document(self, doc: Document) -> None:
         """Change a document's catalogue fields without re-embedding it."""
         self._store.update_metadata(doc)
-        self._index.update(doc, self._store.generation())
+        self._index.update([doc], self._store.generation())
         self.invalidate()
 
     def remove_document(self, doc_id: str) -> None:
@@ -276,15 +297,16 @@ class Library:
             if d.doc_id not in indexed or indexed[d.doc_id][-1] != signature(d)
         ]
         renewed = {d.doc_id for d in missing}
+        records = self._index.record_of()
         changed = [
             d
             for d in stored.values()
-            if d.doc_id not in renewed and indexed[d.doc_id][2:-1] != fields(d, "")[2:]
+            if d.doc_id not in renewed and records[d.doc_id] != d.model_dump_json()
         ]
         if gone:
             self._index.remove(gone)
-        for doc in changed:
-            self._index.update(doc)
+        if changed:
+            self._index.update(changed)
         if missing:
             self._index_from_store(missing)
         self._index.mark_reconciled(generation)

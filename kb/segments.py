@@ -8,6 +8,13 @@ A folder holds:
 - `doc.npy` (document number per row), `length.npy` (terms per row), `vectors.npy`,
   `post_rows.npy` and `post_tf.npy` (rows and term frequencies, grouped by term).
 
+A large segment (20,000 passages or more by default) also holds `centroids.npy` and
+`lists.npy`: its rows are written grouped by the nearest of about sqrt(n) k-means centroids,
+so a query reads the vectors of the lists nearest to it (a tenth of the segment, contiguous)
+instead of all of them (an inverted-file index, as in FAISS's IndexIVFFlat). The k-means and
+the regrouping happen when the segment is written (a merge, in the background of a write),
+never at query time.
+
 Statistics (document frequencies, average length) are never stored: they are computed at query
 time over the segments a reader sees, so a segment never needs rewriting when others change.
 """
@@ -28,6 +35,9 @@ import numpy as np
 from kb.types import Chunk
 
 _ALIAS_SEPARATOR = "\x1f"
+CLUSTERED_FROM = 20_000
+_KMEANS_ROUNDS = 8
+_KMEANS_SAMPLE_PER_LIST = 64
 
 _SCHEMA = """
 CREATE TABLE chunks (
@@ -71,16 +81,72 @@ class Postings:
         )
 
 
+def kmeans(vectors: np.ndarray, lists: int, seed: int = 0) -> np.ndarray:
+    """Unit centroids of spherical k-means over a sample of unit vectors (deterministic)."""
+    rng = np.random.default_rng(seed)
+    sample_size = min(len(vectors), lists * _KMEANS_SAMPLE_PER_LIST)
+    sample = np.asarray(vectors[np.sort(rng.choice(len(vectors), sample_size, replace=False))])
+    centroids = sample[rng.choice(len(sample), lists, replace=False)].copy()
+    for _ in range(_KMEANS_ROUNDS):
+        nearest = np.argmax(sample @ centroids.T, axis=1)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, sample)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        empty = norms[:, 0] == 0  # an empty list keeps its old centroid
+        sums[~empty] /= norms[~empty]
+        sums[empty] = centroids[empty]
+        centroids = sums
+    return centroids.astype(np.float32)
+
+
+def nearest_list(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Each vector's nearest centroid (in blocks: a million rows never make one big product)."""
+    out = np.empty(len(vectors), dtype=np.int32)
+    for start in range(0, len(vectors), 20_000):
+        block = np.asarray(vectors[start : start + 20_000])
+        out[start : start + len(block)] = np.argmax(block @ centroids.T, axis=1)
+    return out
+
+
+def _grouped(
+    chunks: Sequence[Chunk], vectors: np.ndarray, lengths: np.ndarray, postings: Postings
+) -> tuple[Sequence[Chunk], np.ndarray, np.ndarray, Postings, np.ndarray, np.ndarray]:
+    """The rows regrouped by nearest centroid, with the centroids and each list's first row."""
+    centroids = kmeans(vectors, max(1, round(len(chunks) ** 0.5)))
+    lists = nearest_list(vectors, centroids)
+    order = np.argsort(lists, kind="stable")
+    new_row = np.empty(len(order), dtype=np.int64)
+    new_row[order] = np.arange(len(order))
+    regrouped = Postings(postings.terms, postings.term, new_row[postings.row], postings.tf)
+    starts = np.searchsorted(lists[order], np.arange(len(centroids) + 1)).astype(np.int64)
+    return (
+        [chunks[int(i)] for i in order],
+        np.asarray(vectors)[order],
+        np.asarray(lengths)[order],
+        regrouped,
+        centroids,
+        starts,
+    )
+
+
 def write(
     folder: Path,
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
     lengths: np.ndarray,
     postings: Postings,
+    clustered_from: int = CLUSTERED_FROM,
 ) -> None:
-    """Write a segment atomically: a folder appears whole or not at all."""
+    """Write a segment atomically: a folder appears whole or not at all; one of at least
+    `clustered_from` rows grouped by k-means lists."""
     tmp = folder.with_name(f".tmp-{folder.name}")
     tmp.mkdir(parents=True)
+    if len(chunks) >= clustered_from:
+        chunks, vectors, lengths, postings, centroids, starts = _grouped(
+            chunks, vectors, lengths, postings
+        )
+        np.save(tmp / "centroids.npy", centroids)
+        np.save(tmp / "lists.npy", starts)
     doc_ids = list(dict.fromkeys(c.doc_id for c in chunks))
     number = {d: i for i, d in enumerate(doc_ids)}
     np.save(tmp / "doc.npy", np.array([number[c.doc_id] for c in chunks], dtype=np.int32))
@@ -144,6 +210,9 @@ class Segment:
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         self._post_rows = np.load(folder / "post_rows.npy", mmap_mode="r")
         self._post_tf = np.load(folder / "post_tf.npy", mmap_mode="r")
+        clustered = (folder / "centroids.npy").exists()
+        self.centroids = np.load(folder / "centroids.npy") if clustered else None
+        self.lists = np.load(folder / "lists.npy") if clustered else None
         # immutable=1: the file never changes, so SQLite skips locking and change checks.
         uri = f"file:{folder / 'meta.sqlite'}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -156,6 +225,14 @@ class Segment:
     @property
     def rows(self) -> int:
         return len(self.doc)
+
+    def nearest_lists(self, vector: np.ndarray, share: float) -> list[tuple[int, int]]:
+        """The row ranges of the lists whose centroids are nearest to a vector, about
+        `share` of the segment's lists (a clustered segment only)."""
+        assert self.centroids is not None and self.lists is not None
+        count = max(1, min(len(self.centroids), round(share * len(self.centroids))))
+        best = np.argpartition(-(self.centroids @ vector), count - 1)[:count]
+        return [(int(self.lists[i]), int(self.lists[i + 1])) for i in np.sort(best)]
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows containing a term and the term's frequency in each (empty when absent)."""

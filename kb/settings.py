@@ -121,6 +121,20 @@ class RetrievalSettings(_Group):
         le=1,
         description="Passages sharing this share of word shingles are returned once.",
     )
+    clustered_from: int = Field(
+        20_000,
+        ge=100,
+        description="Index segments of at least this many passages are written grouped by "
+        "k-means lists, so a query reads only the lists nearest to it (smaller ones are "
+        "searched whole).",
+    )
+    probe_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Share of a clustered segment's lists a query reads (more when filters "
+        "keep few passages).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -156,6 +156,19 @@ class SearchFilters(_Frozen):
     def empty(self) -> bool:
         return not (self.doc_types or self.date_from or self.date_to or self.languages)
 
+    def keeps(self, doc: Document) -> bool:
+        """Whether a document passes (the rule of the store's `filter_clause` and the
+        index's `mask`: an undated document never matches a date range)."""
+        if self.doc_types and doc.doc_type not in self.doc_types:
+            return False
+        if self.languages and doc.language not in self.languages:
+            return False
+        if (self.date_from or self.date_to) and doc.date is None:
+            return False
+        if self.date_from and doc.date and doc.date < self.date_from:
+            return False
+        return not (self.date_to and doc.date and doc.date > self.date_to)
+
 
 class Reference(_Frozen):
     """Where a passage comes from: enough to find it. Front-ends turn it into a link."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import sqlite3
 from pathlib import Path
 
 import bm25s
@@ -16,6 +17,7 @@ import pytest
 from kb import index as indexes
 from kb.index import Index
 from kb.library import Library
+from kb.locks import write_lock
 from kb.settings import Settings
 from kb.store import Store, filter_clause
 from kb.types import (
@@ -149,6 +151,9 @@ def test_both_retrievers_keep_exactly_what_the_store_clause_keeps(
     lexical = view.search(view.bm25("passage migration", access), 50, filters, access)
     assert {c.chunk.chunk_id for c, _ in lexical} == chroma
     assert all(c.access in access for c, _ in dense + lexical)
+    # The document list (what listings and dated questions filter) keeps the same documents.
+    kept = {d.doc_id for d in index.records()[0] if d.access in access and filters.keeps(d)}
+    assert kept == {chunk_id.rsplit("-", 1)[0] for chunk_id in chroma}
 
 
 def test_rarity_counts_only_what_the_caller_may_see(store_and_index: tuple[Store, Index]) -> None:
@@ -195,7 +200,7 @@ def test_bm25_equals_bm25s_however_the_index_grew(tmp_path: Path) -> None:
     index.remove(["doc-7"])
     del docs["doc-7"], passages["doc-7"]
     docs["doc-4"] = docs["doc-4"].model_copy(update={"access": Access.members})
-    index.update(docs["doc-4"])
+    index.update([docs["doc-4"]])
     assert len(list((tmp_path / "index").glob("seg-*"))) > 1
     view = index.view()
     assert view.live == sum(len(p) for p in passages.values()) < view.size  # dead rows wait
@@ -251,6 +256,54 @@ def test_merges_keep_segments_few_and_delete_what_no_reader_needs(
     assert on_disk == {s.name for s in grown.view()._segments}
 
 
+def test_a_clustered_segment_finds_what_a_whole_scan_finds(tmp_path: Path) -> None:
+    """A segment written grouped by k-means lists (rows reordered): BM25 scores unchanged,
+    passages and documents still found by id, and a query reading a fifth of the lists
+    finds nearly every nearest passage a scan of all of them finds; filters that keep few
+    passages widen the read, so they still return every passage they keep."""
+    rng = np.random.default_rng(21)
+    whole = Index(tmp_path / "whole", clustered_from=10**6)
+    clustered = Index(tmp_path / "clustered", probe_share=0.2, clustered_from=100)
+    docs, chunks, vectors = [], [], []
+    for n in range(60):
+        doc = _document(f"doc-{n}", Access.members if n % 5 == 0 else Access.public,
+                        doc_type=DocType.news if n % 10 == 1 else DocType.study)  # fmt: skip
+        own, own_vectors = _passages(doc, 10, rng)
+        # Passages of a document lie near each other, as real topics do.
+        own_vectors = own_vectors * 0.3 + rng.normal(size=DIMENSION).astype(np.float32)
+        own_vectors /= np.linalg.norm(own_vectors, axis=1, keepdims=True)
+        docs.append(doc), chunks.extend(own), vectors.append(own_vectors)
+    for index in (whole, clustered):
+        index.add(docs, chunks, np.concatenate(vectors))
+    segment = clustered.view()._segments[0]
+    assert segment.centroids is not None and whole.view()._segments[0].centroids is None
+    passage = clustered.view().chunk("doc-7-3")
+    assert passage is not None and passage.chunk.chunk_id == "doc-7-3"
+    assert [c.chunk.chunk_id for c in clustered.view().document_chunks("doc-8")] == [
+        f"doc-8-{i}" for i in range(10)
+    ]
+    for query in QUERIES:
+        assert _our_scores(clustered, query, MEMBERS) == pytest.approx(
+            _our_scores(whole, query, MEMBERS)
+        )
+    found = []
+    for _ in range(40):
+        vector = rng.normal(size=DIMENSION).astype(np.float32)
+        vector /= np.linalg.norm(vector)
+        exact = {
+            c.chunk.chunk_id
+            for c, _ in whole.view().dense_search(vector, 10, SearchFilters(), MEMBERS)
+        }
+        near = {
+            c.chunk.chunk_id
+            for c, _ in clustered.view().dense_search(vector, 10, SearchFilters(), MEMBERS)
+        }
+        found.append(len(exact & near) / 10)
+    assert np.mean(found) >= 0.9, found
+    news = SearchFilters(doc_types=(DocType.news,))
+    assert len(clustered.view().dense_search(ALL, 100, news, EVERYONE)) == 60  # 6 documents
+
+
 def test_another_reader_sees_each_change_at_once(tmp_path: Path) -> None:
     """Two Index objects on one folder, as two server workers hold it."""
     writer, reader = Index(tmp_path / "index"), Index(tmp_path / "index")
@@ -266,7 +319,7 @@ def test_another_reader_sees_each_change_at_once(tmp_path: Path) -> None:
     assert {c.chunk.doc_id for c, _ in reader.view().dense_search(ALL, 10, news, EVERYONE)} == {
         "second"
     }
-    writer.update(second.model_copy(update={"access": Access.members}))
+    writer.update([second.model_copy(update={"access": Access.members})])
     assert reader.view().dense_search(ALL, 10, news, EVERYONE) == []
     assert len(reader.view().dense_search(ALL, 10, news, MEMBERS)) == 2
     writer.remove(["first"])
@@ -276,6 +329,68 @@ def test_another_reader_sees_each_change_at_once(tmp_path: Path) -> None:
         "second-0",
         "second-1",
     ]
+
+
+def _parsed(doc: Document, n: int) -> tuple[ParsedDocument, list[Chunk], np.ndarray]:
+    chunks, vectors = _passages(doc, n, np.random.default_rng(n))
+    with_title = np.vstack([vectors, vectors[:1]])  # the title's vector comes last
+    return ParsedDocument(document=doc, pages=(Page(text="x"),)), chunks, with_title
+
+
+def test_every_process_keeps_its_document_list_from_the_index(tmp_path: Path) -> None:
+    """A reader's document list follows every change a writer makes (added, re-classified,
+    replaced, removed), equals what the store holds, and is read in proportion to what
+    changed: a reconciliation that finds nothing different rewrites no record."""
+    settings = make_settings(tmp_path)
+    writer, reader = Library(settings), Library(settings)
+    for doc_id in ("alpha", "beta", "gamma"):
+        writer.add_document(*_parsed(_document(doc_id, date=dt.date(2024, 3, 1)), 2))
+    assert set(reader.document_map(MEMBERS)) == {"alpha", "beta", "gamma"}
+
+    writer.update_document(reader.document("beta").model_copy(
+        update={"access": Access.members, "url": "https://example.org/beta"}))  # fmt: skip
+    second_edition = _document("gamma").model_copy(update={"title": "Gamma, second edition"})
+    writer.add_document(*_parsed(second_edition, 3))
+    writer.remove_document("alpha")
+    reader.invalidate()
+    assert set(reader.document_map(EVERYONE)) == {"gamma"}
+    assert reader.document("beta", MEMBERS).url == "https://example.org/beta"
+    assert reader.document("gamma").title == "Gamma, second edition"
+    assert reader.document("gamma").chunks == 3
+    stored = {d.doc_id: d for d in Store(settings).documents()}
+    assert reader.document_map(MEMBERS) == stored
+    assert [
+        d.doc_id for d in reader.documents(MEMBERS, SearchFilters(date_from=dt.date(2024, 1, 1)))
+    ] == ["beta"]
+
+    index = Index(settings.data_dir / "index")
+    version = index.version()
+    with write_lock(settings.data_dir):
+        writer.reconcile_index(always=True)
+    assert index.records(since=version)[0] == []
+
+
+def test_an_index_from_before_the_document_records_is_completed_in_place(
+    tmp_path: Path,
+) -> None:
+    """An index written by the release before document records: its manifest gains the
+    columns and the records come from the store, without indexing any passage again."""
+    settings = make_settings(tmp_path)
+    library = Library(settings)
+    for doc_id in ("alpha", "beta"):
+        library.add_document(*_parsed(_document(doc_id), 2))
+    library.close()
+    manifest = settings.data_dir / "index" / "manifest.sqlite"
+    with sqlite3.connect(manifest) as db:
+        db.execute("DROP INDEX documents_by_change")
+        db.execute("ALTER TABLE documents DROP COLUMN record")
+        db.execute("ALTER TABLE documents DROP COLUMN changed")
+    segments_before = sorted(p.name for p in manifest.parent.glob("seg-*"))
+
+    again = Library(settings)
+    assert set(again.document_map()) == {"alpha", "beta"}
+    assert again.document_map() == {d.doc_id: d for d in Store(settings).documents()}
+    assert sorted(p.name for p in manifest.parent.glob("seg-*")) == segments_before
 
 
 def _write_behind_the_index(settings: Settings, doc_id: str) -> None:

@@ -41,11 +41,13 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
 
 def _ready_library(settings: Settings) -> Library:
     # Imported here: the supervising process of several workers loads no model, store or app.
+    from ingest.isolation import warm_up
     from kb.library import Library
 
     library = Library(settings)
     library.embed(["warm-up"])  # load the model before the first request, not during it
     library.view()  # open the index (and repair it if it fell behind) before the first search
+    warm_up()  # the fork server that reads uploads in processes of their own
     return library
 
 
