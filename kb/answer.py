@@ -52,7 +52,7 @@ def abstention(question: str, hits: Sequence[Hit], verdict: Verdict, see_also: i
 def composer_for(library: Library, settings: Settings) -> Composer:
     """The composer the settings ask for: quoted sentences, or a language model (checked,
     with quoted sentences as its fallback) when one is configured."""
-    extractive = ExtractiveComposer(library.embed, settings.answer)
+    extractive = ExtractiveComposer(library.embed_query, library.embed_sentences, settings.answer)
     if not settings.llm.enabled:
         return extractive
     from kb.generate import GenerativeComposer  # the openai client loads only when used
@@ -117,7 +117,7 @@ def answer_stream(
     if not verdict.answerable:
         yield abstention(question, hits, verdict, settings.see_also)
         return
-    writer = composer or ExtractiveComposer(library.embed, settings)
+    writer = composer or ExtractiveComposer(library.embed_query, library.embed_sentences, settings)
     announced = False
     for composition in writer.stream(question, hits):
         text = composition.text

@@ -7,7 +7,6 @@ implementation of the same protocol (kb/generate.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,27 +16,15 @@ import numpy as np
 from kb.answer_types import carries_answer, compares
 from kb.gate import term_coverage
 from kb.settings import AnswerSettings
-from kb.text import preceding_sentence, set_off_footnotes, split_sentences, starts_mid_thought
+from kb.text import (
+    preceding_sentence,
+    quotable_sentences,
+    set_off_footnotes,
+    starts_mid_thought,
+    trim_span,
+)
 from kb.types import Citation, Hit
 
-_MIN_SENTENCE_WORDS = 4  # "Collective expulsions are prohibited." answers
-_SENTENCE_END = re.compile(r"[.!?;:][\"”’)\]]*$|\[\d+\][.]?$")
-# Footnotes and references ("[3] IOM, ..., last accessed 3 January 2022") answer nothing.
-_REFERENCE = re.compile(
-    r"^\s*(\[\d+\]|\d{1,3}\s+[A-Z])|last accessed|Available at:|https?://", re.I
-)
-_MAX_SENTENCE_CHARS = 600
-# What an instruction planted in a document looks like: addressed to an assistant or its
-# prompt, not to a reader of a policy brief. No composer quotes one as an answer.
-INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?"
-    r"((previous|prior|above|earlier|preceding|system)\s+)?(instructions|prompts?)\b"
-    r"|\b(system|developer) (prompt|message)\b"
-    r"|\byou are (now )?(an? )?(ai|assistant|language model|chatgpt)\b"
-    r"|\bas an ai (language model|assistant)\b",
-    re.I,
-)
-_BULLETS = "•▪●-– "
 _CARRIES_BONUS = 0.15  # a sentence with what the question asks for (a duration, a number...)
 
 
@@ -71,33 +58,8 @@ class Span:
 
 
 def quotable_spans(hits: Sequence[Hit]) -> list[Span]:
-    """Every sentence of the passages that could answer: long enough, ends like a sentence,
-    not a heading, a question, a footnote or a reference."""
-    found = []
-    for i, hit in enumerate(hits):
-        for start, end in split_sentences(hit.text):
-            span = trim_span(hit.text, start, end)
-            sentence = hit.text[span[0] : span[1]]
-            if (
-                len(sentence.split()) >= _MIN_SENTENCE_WORDS
-                and len(sentence) <= _MAX_SENTENCE_CHARS
-                and not _REFERENCE.search(sentence)
-                and not INSTRUCTION.search(sentence)
-                and _SENTENCE_END.search(sentence)  # a heading is not an answer
-                and not sentence.rstrip('”"’)').endswith("?")  # nor is a question
-            ):
-                found.append(Span(i, *span))
-    return found
-
-
-def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span without surrounding space or a leading bullet: layout, not words; what is
-    left is still a verbatim quote."""
-    while start < end and (text[start].isspace() or text[start] in _BULLETS):
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    """Every sentence of the passages that could answer (see `quotable_sentences`)."""
+    return [Span(i, *span) for i, hit in enumerate(hits) for span in quotable_sentences(hit.text)]
 
 
 def cite(n: int, hit: Hit, start: int, end: int) -> Citation:
@@ -120,9 +82,13 @@ class ExtractiveComposer:
     each quoted verbatim and followed by its marker."""
 
     def __init__(
-        self, embed: Callable[[Sequence[str]], np.ndarray], settings: AnswerSettings
+        self,
+        embed_query: Callable[[str], np.ndarray],
+        embed_sentences: Callable[[Sequence[str]], np.ndarray],
+        settings: AnswerSettings,
     ) -> None:
-        self._embed = embed
+        self._embed_query = embed_query
+        self._embed_sentences = embed_sentences  # kept from ingest (kb/sentences.py)
         self._settings = settings
 
     def pick(self, question: str, hits: Sequence[Hit]) -> list[Span]:
@@ -131,9 +97,7 @@ class ExtractiveComposer:
             whole = trim_span(hits[0].text, 0, len(hits[0].text))
             return [Span(0, *whole)]
         sentences = [hits[s.hit].text[s.start : s.end] for s in spans]
-        # One model call for the question and its candidate sentences together.
-        vectors = self._embed([question, *sentences])
-        similarity = vectors[1:] @ vectors[0]
+        similarity = self._embed_sentences(sentences) @ self._embed_query(question)
         coverage = np.array([term_coverage(question, s) for s in sentences])
         rank_prior = np.array([1.0 / (1 + s.hit) for s in spans])
         carries = np.array([carries_answer(question, s) is True for s in sentences])

@@ -29,10 +29,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from kb.compose import INSTRUCTION, Composer, Composition, cite, trim_span
+from kb.compose import Composer, Composition, cite
 from kb.gate import stems
 from kb.settings import LLMSettings
-from kb.text import set_off_footnotes
+from kb.text import INSTRUCTION, set_off_footnotes, trim_span
 from kb.types import Citation, Hit
 
 if TYPE_CHECKING:

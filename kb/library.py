@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
@@ -28,9 +29,10 @@ from kb.embedder import Embedder, load_embedder
 from kb.errors import DocumentNotFound, IndexBusy
 from kb.index import Index, View, signature
 from kb.locks import write_lock
+from kb.sentences import SentenceVectors
 from kb.settings import Settings
 from kb.store import Store
-from kb.text import index_text
+from kb.text import index_text, quotable_sentences
 from kb.types import (
     EVERYONE,
     Access,
@@ -45,6 +47,7 @@ from kb.types import (
 logger = logging.getLogger(__name__)
 _REFRESH_SECONDS = 1.0
 _SEGMENT_CHUNKS = 50_000
+_RECENT_QUERIES = 64
 _EPOCH = dt.date(1, 1, 1)
 
 
@@ -57,6 +60,7 @@ class Library:
         self._index_version = -1
         self._warned = False
         self._documents: dict[str, Document] = {}
+        self._recent_queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._changed_up_to = 0
         self._visible_documents: dict[tuple[int, tuple[Access, ...]], dict[str, Document]] = {}
 
@@ -233,8 +237,34 @@ class Library:
         return self.embedder.embed(list(texts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector: np.ndarray = self.embedder.embed([text])[0]
+        """A question's vector (the last few are remembered: a search and the answer
+        composed from it embed the same question)."""
+        with self._lock:
+            vector = self._recent_queries.get(text)
+        if vector is None:
+            vector = self.embedder.embed([text])[0]
+            with self._lock:
+                self._recent_queries[text] = vector
+                while len(self._recent_queries) > _RECENT_QUERIES:
+                    self._recent_queries.popitem(last=False)
         return vector
+
+    @cached_property
+    def _sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.settings.data_dir, self.settings.embedder.name)
+
+    def embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
+        """Vectors of sentences: kept ones read (kb/sentences.py), the rest embedded in one
+        model call and kept."""
+        found = self._sentence_vectors.get(sentences)
+        missing = list(dict.fromkeys(s for s in sentences if s not in found))
+        if missing:
+            vectors = self.embed(missing)
+            self._sentence_vectors.put(missing, vectors)
+            found.update(zip(missing, vectors, strict=True))
+        if not sentences:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.array([found[s] for s in sentences], dtype=np.float32)
 
     # -- writing (ingest holds the write lock) -------------------------------------------
 
@@ -254,6 +284,10 @@ class Library:
         if vectors is None:
             texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
             vectors = self.embed([*texts, doc.title])
+            if self.settings.answer.sentence_vectors_at_ingest:
+                self.embed_sentences(
+                    [c.text[a:b] for c in chunks for a, b in quotable_sentences(c.text)]
+                )
         self._store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
         self._index.add([doc], chunks, vectors[:-1], self._store.generation())
         self._index.record_embedder(self.settings.embedder.name)
@@ -362,6 +396,9 @@ class Library:
         if "_index" in self.__dict__:
             self._index.close()
             del self.__dict__["_index"]
+        if "_sentence_vectors" in self.__dict__:
+            self._sentence_vectors.close()
+            del self.__dict__["_sentence_vectors"]
 
     def index_version(self) -> int:
         """The index's change counter (every change through any process moves it)."""

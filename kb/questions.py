@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from kb.compose import cite, trim_span
+from kb.compose import cite
 from kb.library import Library
 from kb.search import passage_hit
-from kb.text import question_language, set_off_footnotes, split_sentences, terms
+from kb.text import question_language, set_off_footnotes, split_sentences, terms, trim_span
 from kb.types import Access, Answer, Citation, Document, Hit, Reference, SearchFilters
 from kb.when import TimeFrame
 

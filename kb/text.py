@@ -153,3 +153,53 @@ def question_language(text: str) -> str:
     counts = {lang: sum(t in words for t in tokens) for lang, words in _FUNCTION_WORDS.items()}
     best = max(("de", "fr"), key=lambda lang: counts[lang])
     return best if counts[best] >= 2 and counts[best] > counts["en"] else "en"
+
+
+# What an answer may quote.
+_MIN_SENTENCE_WORDS = 4  # "Collective expulsions are prohibited." answers
+_SENTENCE_END = re.compile(r"[.!?;:][\"”’)\]]*$|\[\d+\][.]?$")
+# Footnotes and references ("[3] IOM, ..., last accessed 3 January 2022") answer nothing.
+_REFERENCE = re.compile(
+    r"^\s*(\[\d+\]|\d{1,3}\s+[A-Z])|last accessed|Available at:|https?://", re.I
+)
+_MAX_SENTENCE_CHARS = 600
+# What an instruction planted in a document looks like: addressed to an assistant or its
+# prompt, not to a reader of a policy brief. No composer quotes one as an answer.
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?"
+    r"((previous|prior|above|earlier|preceding|system)\s+)?(instructions|prompts?)\b"
+    r"|\b(system|developer) (prompt|message)\b"
+    r"|\byou are (now )?(an? )?(ai|assistant|language model|chatgpt)\b"
+    r"|\bas an ai (language model|assistant)\b",
+    re.I,
+)
+_BULLETS = "•▪●-– "
+
+
+def quotable_sentences(text: str) -> list[tuple[int, int]]:
+    """The spans of a passage's sentences that could answer: long enough, ending like a
+    sentence, not a heading, a question, a footnote or a reference."""
+    found = []
+    for start, end in split_sentences(text):
+        span = trim_span(text, start, end)
+        sentence = text[span[0] : span[1]]
+        if (
+            len(sentence.split()) >= _MIN_SENTENCE_WORDS
+            and len(sentence) <= _MAX_SENTENCE_CHARS
+            and not _REFERENCE.search(sentence)
+            and not INSTRUCTION.search(sentence)
+            and _SENTENCE_END.search(sentence)  # a heading is not an answer
+            and not sentence.rstrip('”"’)').endswith("?")  # nor is a question
+        ):
+            found.append(span)
+    return found
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without surrounding space or a leading bullet: layout, not words; what is
+    left is still a verbatim quote."""
+    while start < end and (text[start].isspace() or text[start] in _BULLETS):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

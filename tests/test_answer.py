@@ -13,6 +13,7 @@ from kb.compose import Composition, ExtractiveComposer, cite, quotable_spans
 from kb.gate import Evidence, assess, evidence, question_names, term_coverage
 from kb.library import Library
 from kb.settings import AnswerSettings
+from kb.text import quotable_sentences
 from kb.types import EVERYONE, MEMBERS, Access, Chunk, Document, Hit, Page, ParsedDocument
 from tests.conftest import make_settings
 
@@ -152,7 +153,7 @@ def test_a_composer_plugs_in_through_the_protocol(library: Library) -> None:
     question = "How long does recognition of qualifications take for nurses?"
     reply = answer(library, question, settings.answer, settings.retrieval, composer=FirstPassage())
     assert reply.answer.endswith("[1]") and len(reply.citations) == 1
-    extractive = ExtractiveComposer(library.embed, settings.answer)
+    extractive = ExtractiveComposer(library.embed_query, library.embed_sentences, settings.answer)
     assert extractive.compose(question, _hits(library, question)).citations[0].quote == (
         "Recognition of qualifications takes about six months."
     )
@@ -205,3 +206,35 @@ def test_a_superseded_document_gives_way_to_the_newer_one(
         library, "How long do seasonal work permits last?", settings.answer, settings.retrieval
     )
     assert reply.citations[0].doc_id == "guide-2025"
+
+
+def test_sentence_vectors_are_kept_at_ingest_and_answers_read_them(
+    library: Library, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Every quotable sentence was embedded when its document went in; an answer then finds
+    all of its candidates kept (none added), and quotes what a library without kept vectors
+    quotes."""
+    kept = library._sentence_vectors
+    sentences = [text[a:b] for _, text in PAGES.values() for a, b in quotable_sentences(text)]
+    assert len(kept.get(sentences)) == len(set(sentences)) >= 4
+    before = kept.count()
+    with_kept = answer(library, "What do employers expect before they contribute?",
+                       library.settings.answer, library.settings.retrieval)  # fmt: skip
+    assert kept.count() == before and not with_kept.abstained
+
+    settings = library.settings.model_copy(
+        update={
+            "answer": library.settings.answer.model_copy(
+                update={"sentence_vectors_at_ingest": False}
+            )
+        }  # fmt: skip
+    )
+    fresh = Library(settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("fresh")}))
+    for doc_id, (title, text) in PAGES.items():
+        chunk = Chunk(chunk_id=f"{doc_id}-0", doc_id=doc_id, text=text, start=0, end=len(text))
+        fresh.add_document(_document(doc_id, title, text), [chunk])
+    assert fresh._sentence_vectors.count() == 0
+    computed = answer(fresh, "What do employers expect before they contribute?",
+                      settings.answer, settings.retrieval)  # fmt: skip
+    assert [c.quote for c in computed.citations] == [c.quote for c in with_kept.citations]
+    assert fresh._sentence_vectors.count() > 0  # kept for the next answer

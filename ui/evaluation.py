@@ -94,8 +94,14 @@ def evaluate_beir(
     }
     with _work_dir(keep) as work:
         ids = _write_corpus(work / "corpus", folder / "corpus.jsonl")
+        # Retrieval only: no answer is composed, so no sentence is embedded at ingest.
+        no_sentences = settings.answer.model_copy(update={"sentence_vectors_at_ingest": False})
         local = settings.model_copy(
-            update={"data_dir": work / "data", "store": StoreSettings(prefix="beir")}
+            update={
+                "data_dir": work / "data",
+                "store": StoreSettings(prefix="beir"),
+                "answer": no_sentences,
+            }
         )
         started = time.perf_counter()
         run([work / "corpus"], local)
