@@ -280,7 +280,7 @@ class Library:
         """Embed a document's chunks (with its title, section and acronyms) and its title,
         and write it whole, replacing the document with the same id. `vectors` (one per
         chunk, then the title's) skips the embedding: for imports and benchmarks."""
-        doc = parsed.document.model_copy(update={"chunks": len(chunks)})
+        doc = parsed.document
         if vectors is None:
             texts = [index_text(doc.title, c.section, c.text, c.aliases) for c in chunks]
             vectors = self.embed([*texts, doc.title])
@@ -288,8 +288,18 @@ class Library:
                 self.embed_sentences(
                     [c.text[a:b] for c in chunks for a, b in quotable_sentences(c.text)]
                 )
-        self._store.write_document(parsed, chunks, vectors[:-1], vectors[-1])
-        self._index.add([doc], chunks, vectors[:-1], self._store.generation())
+        self.add_documents([(parsed, chunks, vectors)])
+
+    def add_documents(
+        self, items: Sequence[tuple[ParsedDocument, Sequence[Chunk], np.ndarray]]
+    ) -> None:
+        """Write documents with their vectors (one per chunk, then the title's) in one go:
+        one store call per step and one index segment for all of them (a bulk import)."""
+        self._store.write_documents([(p, c, v[:-1], v[-1]) for p, c, v in items])
+        docs = [p.document.model_copy(update={"chunks": len(c)}) for p, c, _ in items]
+        chunks = [chunk for _, c, _ in items for chunk in c]
+        vectors = np.concatenate([v[:-1] for _, _, v in items])
+        self._index.add(docs, chunks, vectors, self._store.generation())
         self._index.record_embedder(self.settings.embedder.name)
         self.invalidate()
 

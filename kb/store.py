@@ -42,6 +42,9 @@ from kb.types import (
     SearchFilters,
 )
 
+# A document to write: its pages, its chunks, their vectors, and its title's vector.
+StoredDocument = tuple[ParsedDocument, Sequence[Chunk], np.ndarray, np.ndarray]
+
 _READY = "ready"
 _PENDING = "pending"
 _ALIAS_SEPARATOR = " | "  # Chroma metadata holds strings, not lists
@@ -84,6 +87,19 @@ def _document_metadata(doc: Document, status: str) -> dict[str, Any]:
     meta["date"] = date_number(doc.date)
     meta["status"] = status
     return _drop_none(meta)
+
+
+def _pages_json(parsed: ParsedDocument) -> str:
+    pages = [
+        {
+            "number": p.number,
+            "label": p.label,
+            "text": p.text,
+            "headings": [(h.offset, h.text) for h in p.headings],
+        }
+        for p in parsed.pages
+    ]
+    return json.dumps(pages, ensure_ascii=False)
 
 
 def _document_from_metadata(meta: dict[str, Any]) -> Document:
@@ -346,38 +362,42 @@ class Store:
         title_vector: np.ndarray,
     ) -> None:
         """Replace a document with its new chunks; it becomes visible only once all are in."""
-        doc = parsed.document.model_copy(update={"chunks": len(chunks)})
-        pages = [
-            {
-                "number": p.number,
-                "label": p.label,
-                "text": p.text,
-                "headings": [(h.offset, h.text) for h in p.headings],
-            }
-            for p in parsed.pages
-        ]
-        replacing = self._exists(doc.doc_id)
+        self.write_documents([(parsed, chunks, vectors, title_vector)])
+
+    def write_documents(self, items: Sequence[StoredDocument]) -> None:
+        """Replace documents with their new chunks (one call per step for all of them: a
+        bulk import); they become visible only once all are in."""
+        docs = [p.document.model_copy(update={"chunks": len(c)}) for p, c, _, _ in items]
+        ids = [d.doc_id for d in docs]
+        replacing = set(self._documents.get(ids=ids, include=[])["ids"])
         self._documents.upsert(
-            ids=[doc.doc_id],
-            embeddings=[title_vector.tolist()],
-            documents=[json.dumps(pages, ensure_ascii=False)],
-            metadatas=[_document_metadata(doc, _PENDING)],
+            ids=ids,
+            embeddings=[title.tolist() for *_, title in items],
+            documents=[_pages_json(parsed) for parsed, *_ in items],
+            metadatas=[_document_metadata(doc, _PENDING) for doc in docs],
         )
-        if replacing:  # a `where` delete scans the collection: skip it for a new document
-            self._delete_chunks(doc.doc_id)
-        target = self._chunks[doc.access]
-        for start in range(0, len(chunks), self._batch):
-            batch = chunks[start : start + self._batch]
-            target.add(
-                ids=[c.chunk_id for c in batch],
-                embeddings=vectors[start : start + len(batch)].tolist(),
-                documents=[c.text for c in batch],
-                metadatas=[_chunk_metadata(c, doc) for c in batch],
-            )
-        self._written += 1
-        if self._written == self._kill_mid_write:  # fault injection for crash tests only
+        for doc_id in ids:
+            if doc_id in replacing:  # a `where` delete scans the collection: new ones skip it
+                self._delete_chunks(doc_id)
+        for access, target in self._chunks.items():
+            rows = [
+                (chunk, vector, doc)
+                for doc, (_, chunks, vectors, _) in zip(docs, items, strict=True)
+                if doc.access == access
+                for chunk, vector in zip(chunks, vectors, strict=True)
+            ]
+            for start in range(0, len(rows), self._batch):
+                batch = rows[start : start + self._batch]
+                target.add(
+                    ids=[c.chunk_id for c, _, _ in batch],
+                    embeddings=[v.tolist() for _, v, _ in batch],
+                    documents=[c.text for c, _, _ in batch],
+                    metadatas=[_chunk_metadata(c, d) for c, _, d in batch],
+                )
+        before, self._written = self._written, self._written + len(items)
+        if before < self._kill_mid_write <= self._written:  # fault injection for crash tests
             os.kill(os.getpid(), signal.SIGKILL)
-        self._documents.update(ids=[doc.doc_id], metadatas=[{"status": _READY}])
+        self._documents.update(ids=ids, metadatas=[{"status": _READY}] * len(ids))
         self._bump()
 
     def update_metadata(self, doc: Document) -> None:

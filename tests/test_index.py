@@ -343,9 +343,11 @@ def test_every_process_keeps_its_document_list_from_the_index(tmp_path: Path) ->
     changed: a reconciliation that finds nothing different rewrites no record."""
     settings = make_settings(tmp_path)
     writer, reader = Library(settings), Library(settings)
-    for doc_id in ("alpha", "beta", "gamma"):
-        writer.add_document(*_parsed(_document(doc_id, date=dt.date(2024, 3, 1)), 2))
+    dated = [_parsed(_document(d, date=dt.date(2024, 3, 1)), 2) for d in ("alpha", "beta")]
+    writer.add_documents(dated)  # the bulk path: one store call per step, one segment
+    writer.add_document(*_parsed(_document("gamma", date=dt.date(2024, 3, 1)), 2))
     assert set(reader.document_map(MEMBERS)) == {"alpha", "beta", "gamma"}
+    assert {c.chunk.doc_id for c in reader.chunks()} == {"alpha", "beta", "gamma"}
 
     writer.update_document(reader.document("beta").model_copy(
         update={"access": Access.members, "url": "https://example.org/beta"}))  # fmt: skip
