@@ -45,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
+from kb.answer import answer  # noqa: E402
 from kb.keys import KeyStore, Role  # noqa: E402
 from kb.library import Library  # noqa: E402
 from kb.settings import Settings, StoreSettings  # noqa: E402
@@ -69,10 +70,10 @@ QUERIES = [
 
 
 def _question_pool() -> list[str]:
-    """Distinct questions (each request asks another, so no cache of recent questions helps):
-    ours, then SciFact's claims."""
+    """Distinct questions (every request of a run asks another, and no run repeats another's,
+    so the server's memory of recent questions never helps): ours, then SciFact's claims."""
     claims = [json.loads(line)["text"] for line in (SHARED / "scifact" / "queries.jsonl").open()]
-    return QUERIES + claims[: 200 - len(QUERIES)]
+    return QUERIES + claims
 
 
 POOL = _question_pool()
@@ -160,10 +161,10 @@ def percentiles(times: list[float]) -> str:
 
 
 async def timed_requests(
-    url: str, kind: str, clients: int, total: int, member: dict[str, str]
+    url: str, kind: str, clients: int, questions: list[str], member: dict[str, str]
 ) -> list[float]:
     bodies = []
-    for q in POOL[:total]:
+    for q in questions:
         if kind == "ask":
             bodies.append(("/api/ask", {"question": q}, {}))
         elif kind == "filtered":
@@ -214,7 +215,35 @@ def disk_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def measure(settings: Settings, env: dict[str, str], workers: int, size: int) -> None:
+KINDS = ("anonymous", "filtered", "member", "ask")
+RUNS = {1: 40, 8: 160}  # requests per run, by concurrent clients
+
+
+def question_slices() -> dict[tuple[int, str], list[str]]:
+    """Each run's own questions."""
+    slices, offset = {}, 0
+    for clients, total in RUNS.items():
+        for kind in KINDS:
+            slices[clients, kind] = POOL[offset : offset + total]
+            offset += total
+    return slices
+
+
+def keep_sentence_vectors(library: Library, questions: list[str]) -> None:
+    """What an ingest does for every sentence it adds (kb/sentences.py), done here for the
+    passages these questions will be answered from: the bulk documents came with given
+    vectors and no sentence vectors. Run in this process, so the server's memory of recent
+    questions stays empty."""
+    settings = library.settings
+    for question in questions:
+        answer(library, question, settings.answer, settings.retrieval)
+
+
+def measure(
+    settings: Settings, env: dict[str, str], workers: int, size: int, library: Library
+) -> None:
+    slices = question_slices()
+    keep_sentence_vectors(library, slices[1, "ask"] + slices[8, "ask"])
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     keys = KeyStore(settings.data_dir)
@@ -230,7 +259,7 @@ def measure(settings: Settings, env: dict[str, str], workers: int, size: int) ->
             try:
                 if (
                     httpx.post(
-                        f"{url}/api/ask", json={"question": QUERIES[0]}, timeout=60
+                        f"{url}/api/ask", json={"question": POOL[-1]}, timeout=60
                     ).status_code
                     == 200
                 ):
@@ -241,15 +270,11 @@ def measure(settings: Settings, env: dict[str, str], workers: int, size: int) ->
                 raise RuntimeError("kb serve exited")
             time.sleep(0.2)
         print(f"  cold start to first answer: {time.perf_counter() - started:.1f} s")
-        # An ingest keeps the vectors of every sentence it adds (kb/sentences.py); the bulk
-        # documents were written with given vectors, so their sentences get theirs now.
-        for question in POOL:
-            httpx.post(f"{url}/api/ask", json={"question": question}, timeout=120)
 
-        for clients in (1, 8):
-            for kind in ("anonymous", "filtered", "member", "ask"):
-                total = 40 if clients == 1 else 160
-                times = asyncio.run(timed_requests(url, kind, clients, total, member))
+        for clients in RUNS:
+            for kind in KINDS:
+                questions = slices[clients, kind]
+                times = asyncio.run(timed_requests(url, kind, clients, questions, member))
                 label = {"anonymous": "search anonymous", "filtered": "search type+date",
                          "member": "search member", "ask": "ask anonymous"}[kind]  # fmt: skip
                 print(f"  {clients} client(s) {label:18} {percentiles(times)}")
@@ -347,7 +372,7 @@ def main() -> None:
             have = size
             print(f"{size:,} chunks (grown in {time.perf_counter() - started:.0f} s); "
                   f"{args.workers} worker(s), {settings.store.backend} store")  # fmt: skip
-            measure(settings, env, args.workers, size)
+            measure(settings, env, args.workers, size, library)
     finally:
         if chroma is not None:
             chroma.terminate()
