@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 
 import httpx
@@ -118,11 +119,16 @@ class Grower:
         self.passages = source_passages()
         self.rng = random.Random(7)
         self.np_rng = np.random.default_rng(7)
+
+    @cached_property
+    def real(self) -> np.ndarray:
+        """Real vectors of a sample of the passages (embedded once, when growing starts)."""
         sample = self.passages[:REAL_VECTORS]
         started = time.perf_counter()
-        self.real = library.embed(sample)
+        vectors = self.library.embed(sample)
         seconds = time.perf_counter() - started
         print(f"  embedded {len(sample)} real passages: {len(sample) / seconds:.1f} passages/s")
+        return vectors
 
     def vectors(self, n: int) -> np.ndarray:
         base = self.real[self.np_rng.integers(0, len(self.real), n)]
