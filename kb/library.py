@@ -61,6 +61,7 @@ class Library:
         self._warned = False
         self._documents: dict[str, Document] = {}
         self._recent_queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()  # not the refresh's: a repair may take a while
         self._changed_up_to = 0
         self._visible_documents: dict[tuple[int, tuple[Access, ...]], dict[str, Document]] = {}
 
@@ -239,11 +240,11 @@ class Library:
     def embed_query(self, text: str) -> np.ndarray:
         """A question's vector (the last few are remembered: a search and the answer
         composed from it embed the same question)."""
-        with self._lock:
+        with self._queries_lock:
             vector = self._recent_queries.get(text)
         if vector is None:
             vector = self.embedder.embed([text])[0]
-            with self._lock:
+            with self._queries_lock:
                 self._recent_queries[text] = vector
                 while len(self._recent_queries) > _RECENT_QUERIES:
                     self._recent_queries.popitem(last=False)
