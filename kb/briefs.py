@@ -15,6 +15,7 @@ import builtins
 import datetime as dt
 import secrets
 import sqlite3
+import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,15 @@ CREATE TABLE IF NOT EXISTS excerpts (
     note TEXT NOT NULL DEFAULT '', added TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS excerpts_brief ON excerpts (brief_id, position);
 """
+
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id() -> str:
+    """A random id of 12 letters and digits (71 bits): never starting with "-", which a
+    command line would take for an option (token_urlsafe's did, one time in 64)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
 class _Frozen(BaseModel):
@@ -121,7 +131,7 @@ class BriefStore:
     # -- briefs ----------------------------------------------------------------------------
 
     def create(self, owner: str, title: str) -> Brief:
-        brief_id, now = secrets.token_urlsafe(9), _now()
+        brief_id, now = new_id(), _now()
         with self._connect() as db:
             db.execute(
                 "INSERT INTO briefs (id, owner, title, created, updated) VALUES (?, ?, ?, ?, ?)",
@@ -212,7 +222,7 @@ class BriefStore:
         brief = self.get(owner, brief_id)
         if len(brief.excerpts) >= self._max:
             raise BriefFull(f"A brief holds at most {self._max} excerpts; start another one.")
-        excerpt_id = secrets.token_urlsafe(9)
+        excerpt_id = new_id()
         with self._connect() as db:
             db.execute(
                 "INSERT INTO excerpts (id, brief_id, position, quote, doc_id, page, page_label, "

@@ -8,7 +8,6 @@ API's). Anonymous, it lives in the page's session only: the server never keeps i
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from kb.briefs import (
     Excerpt,
     anchor_span,
     checked_brief,
+    new_id,
     recheck,
 )
 from kb.errors import BriefNotFound, KBError
@@ -104,7 +104,7 @@ class BriefBasket:
             raise gr.Error(f"A brief holds at most {self._settings.briefs.max_excerpts} excerpts.")
         for anchor in anchors:
             excerpt = Excerpt(
-                **anchor.model_dump(), excerpt_id=secrets.token_urlsafe(6),
+                **anchor.model_dump(), excerpt_id=new_id(),
                 position=len(excerpts) + 1, added=dt.datetime.now(dt.UTC),
             )  # fmt: skip
             excerpts.append(excerpt.model_dump(mode="json"))

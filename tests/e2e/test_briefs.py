@@ -334,3 +334,13 @@ def test_the_chats_basket_keeps_signed_in_briefs_in_the_store_and_anonymous_ones
     assert {b.owner for b in store.list("carla")} == {"carla"}
     # Anonymous readers may not see the minutes: the session's excerpt is withheld.
     assert basket.load(anonymous, session)[1][0].status == "unavailable"
+
+
+def test_brief_and_excerpt_ids_are_letters_and_digits() -> None:
+    """An id is typed on command lines (`kb brief add ID`): one starting with "-" would be
+    taken for an option (the URL-safe tokens used before did so one time in 64)."""
+    from kb.briefs import new_id
+
+    ids = [new_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 12 and i.isascii() and i.isalnum() for i in ids)
