@@ -437,17 +437,23 @@ class Index:
 
     def _upgrade(self) -> None:
         """Give a manifest written before the document records their columns (empty: the
-        store generation is forgotten, so the next reader reconciles and fills them)."""
+        store generation is forgotten, so the next reader reconciles and fills them). In
+        one write transaction, checked inside it: workers starting together upgrade once."""
         with self._lock:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
-            if not columns:
-                return  # a new manifest: the schema creates everything
-            for name, kind in _LATER_COLUMNS.items():
-                if name not in columns:
-                    self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {kind}")
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO state VALUES ('store_generation', '-1')"
-                    )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._db.execute("PRAGMA table_info(documents)").fetchall()
+                columns = {row[1] for row in found}
+                for name, kind in _LATER_COLUMNS.items():
+                    if columns and name not in columns:
+                        self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {kind}")
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO state VALUES ('store_generation', '-1')"
+                        )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # -- manifest --------------------------------------------------------------------------
 
