@@ -167,9 +167,9 @@ class AnswerSettings(_Group):
     see_also: int = Field(3, ge=0, description="Closest documents listed when the answer abstains.")
     sentence_vectors_at_ingest: bool = Field(
         True,
-        description="Embed every quotable sentence at ingest (about twice the model time of an "
-        "ingest), so that composing an answer reads sentence vectors instead of computing "
-        "them (half a second an answer on two cores).",
+        description="Embed every quotable sentence at ingest (about 60% more model time), so "
+        "that composing an answer reads sentence vectors instead of computing them (half a "
+        "second an answer on two cores).",
     )
 
     @model_validator(mode="before")
