@@ -257,14 +257,14 @@ class Library:
     def embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
         """Vectors of sentences: kept ones read (kb/sentences.py), the rest embedded in one
         model call and kept."""
+        if not sentences:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         found = self._sentence_vectors.get(sentences)
         missing = list(dict.fromkeys(s for s in sentences if s not in found))
         if missing:
             vectors = self.embed(missing)
             self._sentence_vectors.put(missing, vectors)
             found.update(zip(missing, vectors, strict=True))
-        if not sentences:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.array([found[s] for s in sentences], dtype=np.float32)
 
     # -- writing (ingest holds the write lock) -------------------------------------------
