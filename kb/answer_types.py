@@ -5,21 +5,34 @@ extractive composer prefers sentences that carry it over ones that only restate 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+
+from kb.text import terms
 
 _NUMBER = (
     r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|eighteen|twenty"
     r"|thirty|fifty|hundred|half|a few|several)"
 )
 _UNIT = r"(?:working |calendar )?(?:days?|weeks?|months?|years?|hours?)"
+_MONTH = (
+    r"(?:january|february|march|april|june|july|august|september|october|november|december"
+    r"|\d{1,2} may|may \d{4})"  # "may" alone is the verb
+)
 
 ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (  # how long: a duration
         re.compile(r"\bhow (long|soon|quickly)\b|\bwhat (is the )?(period|duration)\b", re.I),
         re.compile(rf"\b{_NUMBER}[\s-]+{_UNIT}\b|\bfortnight\b|\bwithin\b|\bup to\b", re.I),
     ),
-    (  # how many / how much: a number or an amount
+    (  # when / from which date: a date, a month or a year
+        re.compile(r"\b(since )?when\b|\b(what|which) (exact )?(date|day|month|year)\b", re.I),
+        re.compile(rf"\b(?:19|20)\d\d\b|\b{_MONTH}\b|\b\d{{1,2}}[./]\d{{1,2}}[./]\d\d", re.I),
+    ),
+    (  # how many / how much / what salary: a number or an amount
         re.compile(
-            r"\bhow (many|much)\b|\bwhat (share|proportion|percentage|number|amount)\b", re.I
+            r"\bhow (many|much)\b|\bwhat (share|proportion|percentage|number|amount)\b"
+            r"|\bwhat (\w+ )?(salary|salaries|fees?|charges?|costs?|price|budget|threshold)\b",
+            re.I,
         ),
         re.compile(rf"\b{_NUMBER}\b|%|\bper ?cent\b|€|£|\$|\beuros?\b|\bpounds?\b", re.I),
     ),
@@ -79,3 +92,69 @@ def lacks_amount(question: str, passages: list[str]) -> bool:
     """Whether the question asks what something costs and no passage states an amount of
     money: a passage on the exam without its fee does not say what it costs."""
     return bool(_ASKS_AMOUNT.search(question)) and not any(_AMOUNT.search(p) for p in passages)
+
+
+# What exactly a question is after, and how to tell a sentence that has it (`pinpoints`).
+_HOW_MANY = re.compile(r"\bhow many ((?:[\w-]+ ){0,2}[\w-]+)", re.I)
+_COUNT = re.compile(rf"\b{_NUMBER}(?:[-\s]odd|\+)?\s+((?:[\w-]+\s+){{0,2}}[\w-]+)", re.I)
+_ASKS_MONTH = re.compile(r"\b(what|which) month\b", re.I)
+_ASKS_DATE = re.compile(  # not "when does": that is often "in which case"
+    r"\b(since|from|until|by|on|as of) (when|what date|which date)\b"
+    r"|\b(what|which) (exact )?(date|day)\b|\bwhen (did|will|was|were)\b",
+    re.I,
+)
+# A date finer than a year: "1 June 2024", "21-22 November", "June 8th 2020", "June 2024".
+_DAY_DATE = re.compile(
+    rf"\b\d{{1,2}}(st|nd|rd|th)?(\s?[-–]\s?\d{{1,2}}(st|nd|rd|th)?)? (of )?{_MONTH}\b"
+    rf"|\b{_MONTH} \d{{1,2}}(st|nd|rd|th)?\b|\b{_MONTH},? (?:19|20)\d\d\b"
+    r"|\b\d{1,2}[./]\d{1,2}[./](?:19|20)?\d\d\b",
+    re.I,
+)
+# "How much" is money unless it is time; "what charge" may ask which charge, not how much.
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b(?! (time|longer|sooner|earlier|later))"
+    r"|\bwhat (is|was|are|were) the (\w+ )?(salary|fee|cost|price|budget|threshold)s?\b"
+    r"|\bwhat (\w+ )?salary\b",
+    re.I,
+)
+
+
+def _counts(counted: str) -> Callable[[str], bool]:
+    wanted = set(terms(counted))
+    return lambda sentence: any(wanted & set(terms(m.group(1))) for m in _COUNT.finditer(sentence))
+
+
+def _precise_kind(question: str) -> Callable[[str], bool] | None:
+    """A test for sentences with exactly what the question is after, or None."""
+    if counted := _HOW_MANY.search(question):
+        return _counts(counted.group(1))
+    if _ASKS_MONTH.search(question):
+        return re.compile(rf"\b{_MONTH}\b", re.I).search  # type: ignore[return-value]
+    if _ASKS_DATE.search(question):
+        return _DAY_DATE.search  # type: ignore[return-value]
+    if _ASKS_MONEY.search(question):
+        return _AMOUNT.search  # type: ignore[return-value]
+    return None
+
+
+def asks_precisely(question: str) -> bool:
+    """Whether the question is after a count, a month, a date or an amount of money."""
+    return _precise_kind(question) is not None
+
+
+def pinpoints(question: str, sentence: str) -> bool | None:
+    """Whether the sentence has exactly the kind of thing asked: a count of what "how many"
+    counts ("how many members" / "over 220 members"), a month for "which month", a date
+    finer than a year for "since when" or "from what date", an amount of money for "what
+    fee"; None when the question asks for none of these. Stronger than `carries_answer`: a
+    sentence on the topic that holds some other number, or only a year, does not pinpoint."""
+    kind = _precise_kind(question)
+    return None if kind is None else bool(kind(sentence))
+
+
+def lacks_pinpoint(question: str, passages: Sequence[str]) -> bool:
+    """Whether the question is after a count, a date, a month or an amount of money and no
+    passage has one: "How many participants attended the 2025 conference?" against passages
+    that count only the 2024 conference's."""
+    kind = _precise_kind(question)
+    return kind is not None and not any(kind(passage) for passage in passages)

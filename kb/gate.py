@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb.answer_types import compares, lacks_amount
+from kb.answer_types import compares, lacks_amount, lacks_pinpoint
 from kb.library import Library
 from kb.numbers import canonical
 from kb.settings import AnswerSettings
@@ -175,9 +175,11 @@ def assess(
     found = evidence(question, naming)
     close = found.score(settings.coverage_weight) >= settings.min_evidence
     priced = not lacks_amount(question, [h.text for h in naming])
-    return Verdict(
-        evidence=found, missing_names=tuple(missing), answerable=close and not missing and priced
-    )
+    # A question for a count, a date or an amount needs a passage that has one (any of the
+    # passages the answer draws on: the number often stands in the fourth or fifth).
+    pinned = not lacks_pinpoint(question, [h.text for h in hits])
+    answerable = close and not missing and priced and pinned
+    return Verdict(evidence=found, missing_names=tuple(missing), answerable=answerable)
 
 
 def _dated(hit: Hit, year: str) -> bool:

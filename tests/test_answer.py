@@ -238,3 +238,38 @@ def test_sentence_vectors_are_kept_at_ingest_and_answers_read_them(
                       settings.answer, settings.retrieval)  # fmt: skip
     assert [c.quote for c in computed.citations] == [c.quote for c in with_kept.citations]
     assert fresh._sentence_vectors.count() > 0  # kept for the next answer
+
+
+NETWORK = (
+    "The Practitioners' Network connects the members of national authorities who work on "
+    "labour mobility. Members of the network exchange practice on labour mobility "
+    "partnerships. It brings together public employment services, employers and social "
+    "partners. Today 220 practitioners and members take part, from national authorities and "
+    "the private sector. Its annual conference in Brussels discussed skills partnerships."
+)
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    library = Library(make_settings(tmp_path_factory.mktemp("network")))
+    doc = Document(doc_id="network", title="About the network", source="/lib/network.md")
+    chunk = Chunk(chunk_id="network-0", doc_id="network", text=NETWORK, start=0, end=len(NETWORK))
+    library.add_document(ParsedDocument(document=doc, pages=(Page(text=NETWORK),)), [chunk])
+    return library
+
+
+def test_a_how_many_answer_quotes_the_count_first(network: Library) -> None:
+    # The opening sentence is closer in meaning; the count is what was asked.
+    settings = network.settings
+    question = "How many practitioners does the Practitioners' Network connect?"
+    reply = answer(network, question, settings.answer, settings.retrieval)
+    assert not reply.abstained
+    assert "220 practitioners" in reply.citations[0].quote
+
+
+def test_a_question_for_a_count_no_passage_has_abstains(network: Library) -> None:
+    settings = network.settings
+    question = "How many participants attended the network's annual conference in Brussels?"
+    reply = answer(network, question, settings.answer, settings.retrieval)
+    assert reply.abstained
+    assert reply.see_also[0].doc_id == "network"  # the closest document is still shown

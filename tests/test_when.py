@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from kb.answer_types import carries_answer
+from kb.answer_types import carries_answer, lacks_pinpoint, pinpoints
 from kb.gate import spellings
 from kb.text import question_language
 from kb.types import SearchFilters
@@ -71,6 +71,32 @@ def test_the_callers_own_dates_win() -> None:
 )
 def test_sentences_that_carry_what_is_asked(question: str, sentence: str, carries: bool) -> None:
     assert carries_answer(question, sentence) is carries
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "pinpoints_it"),
+    [
+        ("How many members does the network have?", "It gathers over 220 members.", True),
+        ("How many legal pathways were mapped?", "It shows the 290-odd pathways.", True),
+        ("How many legal pathways were mapped?", "It covers the 27 member states.", False),
+        ("Up to which month was it updated?", "It was updated to February 2024.", True),
+        ("Up to which month was it updated?", "It was updated in 2024.", False),
+        ("Since when do the bans apply?", "They apply from 2 February 2025.", True),
+        ("When was the first session held?", "On June 8th 2020, MPF hosted it.", True),
+        ("When was the first session held?", "It was held in 2020.", False),
+        ("What gross salary do I need?", "A salary of €45,300 is required.", True),
+        ("What gross salary do I need?", "Salary thresholds apply.", False),
+        ("How much does the test cost?", "The test costs 25 euros.", True),
+        ("How much time do partnerships need?", "They need years.", None),
+        ("When does an authority revoke protection?", "If the person is a danger.", None),
+        ("What charge must a sponsor pay?", "The Immigration Skills Charge.", None),
+    ],
+)
+def test_sentences_that_pinpoint_what_is_asked(
+    question: str, sentence: str, pinpoints_it: bool | None
+) -> None:
+    assert pinpoints(question, sentence) is pinpoints_it
+    assert lacks_pinpoint(question, [sentence]) is (pinpoints_it is False)
 
 
 def test_names_match_across_british_and_american_spelling() -> None:
