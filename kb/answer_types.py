@@ -66,14 +66,18 @@ def carries_answer(question: str, sentence: str) -> bool | None:
 
 _COMPARISON = re.compile(
     r"\b(compar\w*|differ\w*|versus|vs\.?|contrast\w*|(how|what) (has|have) changed"
-    r"|changed (since|between|from))\b|\bbetween\b.+\band\b",
+    r"|changed (since|between|from)|(dis)?agree|(each|both) (describe|say|see|define|explain"
+    r"|treat|put|present)\w*)\b|\bbetween\b.+\band\b",
     re.I,
 )
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def compares(question: str) -> bool:
-    """Whether the question asks to compare (two documents, two times, two schemes)."""
-    return bool(_COMPARISON.search(question))
+    """Whether the question asks to compare (two documents, two times, two schemes): in words,
+    or by naming two years ("Did the 2020 brief already call for it, as the 2025 conference
+    did?")."""
+    return bool(_COMPARISON.search(question)) or len(set(_YEAR.findall(question))) > 1
 
 
 _ASKS_AMOUNT = re.compile(

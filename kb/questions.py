@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from kb.answer_types import compares
 from kb.compose import cite
 from kb.library import Library
 from kb.search import passage_hit
@@ -119,8 +120,8 @@ def only_announced(question: str, answer: Answer) -> bool:
     """Whether a question about what happened is answered, where its answer shares most with
     the question, only by sentences announcing it ("What was decided at the fifth
     conference?" against "the fifth edition ... on the map for 2026")."""
-    if not answer.citations or _ASKS_FUTURE.search(question):
-        return False
+    if not answer.citations or _ASKS_FUTURE.search(question) or compares(question):
+        return False  # a comparison sets two accounts side by side, whatever their tense
     if not _ASKS_WHAT_HAPPENED.search(question):
         return False
     wanted = set(terms(question))

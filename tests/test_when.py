@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from kb.answer_types import carries_answer, lacks_pinpoint, pinpoints
+from kb.answer_types import carries_answer, compares, lacks_pinpoint, pinpoints
 from kb.gate import spellings
 from kb.text import question_language
 from kb.types import SearchFilters
@@ -97,6 +97,22 @@ def test_sentences_that_pinpoint_what_is_asked(
 ) -> None:
     assert pinpoints(question, sentence) is pinpoints_it
     assert lacks_pinpoint(question, [sentence]) is (pinpoints_it is False)
+
+
+@pytest.mark.parametrize(
+    ("question", "comparison"),
+    [
+        ("How does the 2020 brief compare with the 2025 report?", True),
+        ("Do the Q&A and the settlement page agree on the waiting time?", True),
+        ("How do the inform and the brief each describe the New Pact?", True),
+        ("Did the 2020 brief already call for it, as the 2025 conference did?", True),
+        ("What changed between the first and the second conference?", True),
+        ("What did the 2020 brief recommend?", False),
+        ("Can each family member work?", False),
+    ],
+)
+def test_comparisons_are_told_by_their_words_or_two_years(question: str, comparison: bool) -> None:
+    assert compares(question) is comparison
 
 
 def test_names_match_across_british_and_american_spelling() -> None:
