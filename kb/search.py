@@ -17,11 +17,12 @@ import numpy as np
 
 from kb.answer_types import asks_precisely, pinpoints
 from kb.errors import EmptyIndex
+from kb.glossary import in_english
 from kb.index import View
 from kb.library import Library
 from kb.numbers import with_equivalents
 from kb.settings import RetrievalSettings
-from kb.text import shingles
+from kb.text import question_language, shingles
 from kb.types import (
     EVERYONE,
     Access,
@@ -184,6 +185,8 @@ def search(
     """The k best passages for a query among those the caller may see, fused from dense and
     BM25 retrieval, within the time the query names ("in November 2024", "since 2023": see
     kb/when.py) when anything is dated then, the newest first when it asks for the latest."""
+    if (language := question_language(query)) != "en":
+        query = in_english(query, language)  # the library and the embedder read English
     frame = time_frame(query)
     vector = library.embed_query(query)  # once, for the dated search and the plain one
     dated: list[Hit] = []

@@ -131,7 +131,7 @@ def best_sentence(query: str, text: str) -> tuple[int, int] | None:
 
 # Function words that tell German and French from English (a question is short: these are
 # what it always has).
-_FUNCTION_WORDS = {
+FUNCTION_WORDS = {
     "de": frozenset(
         """der die das den dem des und ist sind wie was welche welcher welches wer wo warum
         wann nicht für mit auf bei nach von zu im ein eine einen einer über gibt können kann
@@ -150,7 +150,7 @@ def question_language(text: str) -> str:
     """'de', 'fr' or 'en': the language whose function words the text uses most (English
     when none stands out)."""
     tokens = [w.lower() for w in _WORD.findall(text)]
-    counts = {lang: sum(t in words for t in tokens) for lang, words in _FUNCTION_WORDS.items()}
+    counts = {lang: sum(t in words for t in tokens) for lang, words in FUNCTION_WORDS.items()}
     best = max(("de", "fr"), key=lambda lang: counts[lang])
     return best if counts[best] >= 2 and counts[best] > counts["en"] else "en"
 

@@ -273,3 +273,19 @@ def test_a_question_for_a_count_no_passage_has_abstains(network: Library) -> Non
     reply = answer(network, question, settings.answer, settings.retrieval)
     assert reply.abstained
     assert reply.see_also[0].doc_id == "network"  # the closest document is still shown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie lange dauert die Anerkennung ausländischer Abschlüsse für Krankenpfleger?",
+        "Combien de temps dure la reconnaissance des diplômes des infirmières ?",
+    ],
+)
+def test_a_question_in_german_or_french_points_to_the_english_document(
+    library: Library, question: str
+) -> None:
+    settings = library.settings
+    reply = answer(library, question, settings.answer, settings.retrieval)
+    assert reply.abstained and reply.notice and "English" in reply.notice
+    assert reply.see_also[0].doc_id == "nursing"

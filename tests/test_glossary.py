@@ -1,0 +1,30 @@
+"""German and French questions searched by their English terms (kb/glossary.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.glossary import in_english
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "wanted", "gone"),
+    [
+        # A compound is split into known parts; function words go; names stay.
+        ("Wie lange dauert das beschleunigte Fachkräfteverfahren?", "de",
+         {"skilled", "procedure", "fast-track", "long"}, {"wie", "das"}),
+        ("Muss ich mit der Chancenkarte krankenversichert sein?", "de",
+         {"opportunity", "card", "health", "insurance"}, {"mit", "der"}),
+        # Elisions are undone, the longest known phrase wins, accents do not matter.
+        ("Quels frais pour la carte bleue européenne d'un demandeur d'emploi ?", "fr",
+         {"blue", "card", "fee", "jobseeker"}, {"la", "bleue"}),
+        ("Combien de temps pour un visa Health and Care Worker ?", "fr",
+         {"how", "long", "visa", "Health", "Care", "Worker"}, {"temps"}),
+    ],
+)  # fmt: skip
+def test_questions_are_searched_in_english(
+    question: str, language: str, wanted: set[str], gone: set[str]
+) -> None:
+    words = set(in_english(question, language).split())
+    assert wanted <= words
+    assert not gone & {w.lower() for w in words}
