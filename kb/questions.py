@@ -32,7 +32,7 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # A question about what happened, not about what is planned.
 _ASKS_WHAT_HAPPENED = re.compile(
     r"\b(what happened|what (was|were) (decided|agreed|discussed|said|concluded|the results?|"
-    r"the outcomes?)|who (attended|spoke|took part)|took place|how did|did)\b",
+    r"the outcomes?)|who (attended|spoke|took part)|took place|(what|how) did)\b",
     re.I,
 )
 _ASKS_FUTURE = re.compile(r"\b(will|planned|upcoming|next|forthcoming|scheduled|when is)\b", re.I)
