@@ -107,7 +107,7 @@ def answer_stream(
     if foreign := not_in_english(question, hits, settings.see_also):
         yield foreign
         return
-    frame = time_frame(question)
+    frame = time_frame(question, library.events)
     if frame.ranged and not topic(question):
         listing = dated_listing(library, question, frame, filters, access, settings.max_sentences)
         if listing is not None:

@@ -43,6 +43,7 @@ from kb.types import (
     ParsedDocument,
     SearchFilters,
 )
+from kb.when import Events
 
 logger = logging.getLogger(__name__)
 _REFRESH_SECONDS = 1.0
@@ -64,6 +65,11 @@ class Library:
         self._queries_lock = threading.Lock()  # not the refresh's: a repair may take a while
         self._changed_up_to = 0
         self._visible_documents: dict[tuple[int, tuple[Access, ...]], dict[str, Document]] = {}
+
+    @cached_property
+    def events(self) -> Events:
+        """Named events questions date themselves by (the corpus folder's events.csv)."""
+        return Events.read(self.settings.corpus_dir / "events.csv")
 
     @cached_property
     def _store(self) -> Store:

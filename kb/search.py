@@ -187,7 +187,7 @@ def search(
     kb/when.py) when anything is dated then, the newest first when it asks for the latest."""
     if (language := question_language(query)) != "en":
         query = in_english(query, language)  # the library and the embedder read English
-    frame = time_frame(query)
+    frame = time_frame(query, library.events)
     vector = library.embed_query(query)  # once, for the dated search and the plain one
     dated: list[Hit] = []
     if frame.ranged:

@@ -10,9 +10,11 @@ is what is left to search for once the time words are gone.
 from __future__ import annotations
 
 import calendar
+import csv
 import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from kb.text import terms
 from kb.types import SearchFilters
@@ -84,9 +86,50 @@ _ABOUT_PUBLICATIONS = re.compile(
 )
 
 
-def time_frame(question: str) -> TimeFrame:
+class Events:
+    """Named events a question may date itself by ("before the New Pact", "since Brexit"),
+    from the library's `events.csv` (name, date, aliases separated by ";")."""
+
+    def __init__(self, dates: dict[str, dt.date]) -> None:
+        self._dates = {name.lower(): date for name, date in dates.items()}
+        names = "|".join(re.escape(n) for n in sorted(self._dates, key=len, reverse=True))
+        self._pattern = re.compile(
+            rf"\b(since|after|as of|before|until|till|prior to|up to)\s+(?:the\s+)?({names})\b",
+            re.I,
+        ) if names else None  # fmt: skip
+
+    @classmethod
+    def read(cls, path: Path) -> Events:
+        """The events in a CSV file; none when there is no file."""
+        if not path.is_file():
+            return cls({})
+        dates: dict[str, dt.date] = {}
+        with path.open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                date = dt.date.fromisoformat(row["date"].strip())
+                for name in [row["name"], *(row.get("aliases") or "").split(";")]:
+                    if name.strip():
+                        dates[name.strip()] = date
+        return cls(dates)
+
+    def dated(self, question: str) -> str:
+        """The question with each event it dates itself by replaced by the event's month:
+        "before the New Pact" reads "before September 2020"."""
+        if self._pattern is None:
+            return question
+        return self._pattern.sub(
+            lambda m: f"{m.group(1)} {self._dates[m.group(2).lower()]:%B %Y}", question
+        )
+
+
+NO_EVENTS = Events({})
+
+
+def time_frame(question: str, events: Events = NO_EVENTS) -> TimeFrame:
     """The date range and order a question asks for (empty when it names no time); strict
-    when it asks about what was published or held then."""
+    when it asks about what was published or held then. Named events are read as their
+    month ("since Brexit": since January 2020)."""
+    question = events.dated(question)
     frame = _frame(question)
     if frame.ranged and _ABOUT_PUBLICATIONS.search(question):
         return TimeFrame(frame.date_from, frame.date_to, frame.newest_first, strict=True)

@@ -4,6 +4,7 @@ for decides which sentence carries the answer (kb/answer_types.py)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from kb.answer_types import carries_answer, compares, lacks_pinpoint, pinpoints
 from kb.gate import spellings
 from kb.text import question_language
 from kb.types import SearchFilters
-from kb.when import time_frame, topic
+from kb.when import Events, time_frame, topic
 
 D = dt.date
 
@@ -132,3 +133,26 @@ def test_names_match_across_british_and_american_spelling() -> None:
 )
 def test_questions_not_in_english_are_recognised(question: str, language: str) -> None:
     assert question_language(question) == language
+
+
+def test_named_events_date_a_question(tmp_path: Path) -> None:
+    events_file = tmp_path / "events.csv"
+    events_file.write_text(
+        "name,date,aliases\n"
+        "New Pact on Migration and Asylum,2020-09-23,New Pact; the Pact's proposal\n"
+        "Brexit,2020-01-31,\n",
+        encoding="utf-8",
+    )
+    events = Events.read(events_file)
+    before = time_frame("What did the network publish before the New Pact?", events)
+    assert before.date_to == D(2020, 8, 31) and before.date_from is None
+    since = time_frame("What has changed for posted workers since Brexit?", events)
+    assert since.date_from == D(2020, 1, 1)
+    # Named without a time word, an event is a topic, not a date.
+    assert time_frame("What does the New Pact say about talent?", events).empty
+    assert Events.read(tmp_path / "missing.csv").dated("before Brexit") == "before Brexit"
+
+
+def test_the_sample_librarys_events_file_reads() -> None:
+    events = Events.read(Path(__file__).parents[1] / "corpus" / "events.csv")
+    assert events.dated("before the New Pact") == "before September 2020"
