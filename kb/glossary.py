@@ -202,6 +202,19 @@ _TOKEN = re.compile(r"[\w'’-]+")
 _ELISION = re.compile(r"^(l|d|qu|n|s|c|j|m|t)['’]", re.I)
 
 
+def _words(text: str, language: str) -> list[tuple[str, str]]:
+    """Each content word as written and folded, elisions undone and function words left out
+    (the same on both sides: "membres de la famille" is matched as "membres famille")."""
+    function_words = _function_words(language)
+    words = [_ELISION.sub("", w) for w in _TOKEN.findall(text)]
+    return [(w, _fold(w)) for w in words if _fold(w) not in function_words]
+
+
+@cache
+def _function_words(language: str) -> frozenset[str]:
+    return frozenset(_fold(w) for w in FUNCTION_WORDS[language])
+
+
 @cache
 def _glossary(language: str) -> dict[str, str]:
     table = {"de": _GERMAN, "fr": _FRENCH}[language]
@@ -209,19 +222,13 @@ def _glossary(language: str) -> dict[str, str]:
     for line in table.splitlines():
         forms, english = line.split("=")
         for form in forms.split(","):
-            entries[" ".join(_words(form))] = english.strip()
+            entries[" ".join(f for _, f in _words(form, language))] = english.strip()
     return entries
 
 
-def _words(text: str) -> list[str]:
-    """Folded words, elisions undone: "demandeur d'emploi" is "demandeur emploi"."""
-    return [_fold(_ELISION.sub("", w)) for w in _TOKEN.findall(text)]
-
-
-
-
 def _compound_parts(word: str, glossary: dict[str, str]) -> list[str] | None:
-    """A German compound as known words, longest first ("fachkrafteverfahren"), or None."""
+    """A German compound as two known words, the longest head first ("fachkrafteverfahren"),
+    or None."""
     for split in range(len(word) - 3, 3, -1):
         head, tail = word[:split], word[split:]
         if head in glossary:
@@ -235,21 +242,19 @@ def in_english(question: str, language: str) -> str:
     """The question's terms in English, with the words it shares with English (names,
     acronyms, numbers, "Health and Care Worker") kept as they are."""
     glossary = _glossary(language)
-    function_words = {_fold(w) for w in FUNCTION_WORDS[language]}
-    words = [_ELISION.sub("", w) for w in _TOKEN.findall(question)]
-    words = [w for w in words if _fold(w) not in function_words or _fold(w) in glossary]
-    folded = [_fold(w) for w in words]
+    words = _words(question, language)
     out: list[str] = []
     i = 0
     while i < len(words):
         for size in (3, 2, 1):  # the longest known phrase first ("carte bleue européenne")
-            phrase = " ".join(folded[i : i + size])
+            phrase = " ".join(f for _, f in words[i : i + size])
             if size <= len(words) - i and phrase in glossary:
                 out.append(glossary[phrase])
                 i += size
                 break
         else:
-            parts = _compound_parts(folded[i], glossary) if language == "de" else None
-            out.append(" ".join(glossary[p] for p in parts) if parts else words[i])
+            written, folded = words[i]
+            parts = _compound_parts(folded, glossary) if language == "de" else None
+            out.append(" ".join(glossary[p] for p in parts) if parts else written)
             i += 1
     return " ".join(out)
