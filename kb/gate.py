@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.answer_types import compares, lacks_amount, lacks_pinpoint
+from kb.glossary import english_for
 from kb.library import Library
 from kb.numbers import canonical
 from kb.settings import AnswerSettings
@@ -131,7 +132,8 @@ _COUNTRIES = {
 
 
 def spellings(word: str) -> set[str]:
-    """The word, its other-side-of-the-Atlantic spellings, and its country or people."""
+    """The word, its other-side-of-the-Atlantic spellings, its country or people, and its
+    English when it is German or French."""
     lower = re.sub(r"['’]s$", "", word.lower())  # "the Network's report"
     variants = {lower}
     if lower in _COUNTRIES:
@@ -143,6 +145,8 @@ def spellings(word: str) -> set[str]:
             variants.add(lower[: -len(british)] + american)
         if lower.endswith(american):
             variants.add(lower[: -len(american)] + british)
+    if english := english_for(lower):  # "Ausländerbehörde": "foreigners authority"
+        variants.add(english)
     return variants
 
 

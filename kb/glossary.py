@@ -39,7 +39,7 @@ berufsabschlüsse, berufsabschluss, abschluss, abschlüsse = qualification quali
 berufsqualifikation, berufsqualifikationen, qualifikation = professional qualification
 ausländische, ausländischer, ausländischen = foreign
 ausländerbehörde = foreigners authority immigration office
-bundesagentur für arbeit, arbeitsagentur = federal employment agency
+bundesagentur für arbeit, bundesagentur, arbeitsagentur = federal employment agency
 arbeitgeber, arbeitgebers = employer
 arbeitnehmer, beschäftigte = employee worker
 arbeit, arbeiten, erwerbstätigkeit, beschäftigung = work employment
@@ -90,6 +90,8 @@ studium, studenten, studierende = study students
 ausbildung, berufsausbildung = vocational training
 mangelberufe, engpassberufe = shortage occupations
 pflege, pflegekräfte, krankenpfleger = care nursing nurses
+erzieher, erzieherin, erzieherinnen = educators childcare workers
+kita, kitas, kindertagesstätte = childcare day care
 ärzte, arzt = doctors
 wohnung, miete, kaution = housing rent deposit
 britische, britischen, großbritannien, vereinigtes königreich = uk united kingdom british
@@ -258,3 +260,17 @@ def in_english(question: str, language: str) -> str:
             out.append(" ".join(glossary[p] for p in parts) if parts else written)
             i += 1
     return " ".join(out)
+
+
+def english_for(word: str) -> str | None:
+    """The English of one German or French word of an English question ("Ausländerbehörde",
+    "Deutschland"), or None: a name in the documents' original language counts as mentioned
+    where the English text says it in English."""
+    for language in ("de", "fr"):
+        glossary = _glossary(language)
+        folded = _fold(_ELISION.sub("", word.strip("'’")))
+        if folded in glossary:
+            return glossary[folded]
+        if language == "de" and (parts := _compound_parts(folded, glossary)):
+            return " ".join(glossary[p] for p in parts)
+    return None

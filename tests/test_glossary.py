@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.glossary import in_english
+from kb.glossary import english_for, in_english
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,10 @@ def test_questions_are_searched_in_english(
     words = set(in_english(question, language).split())
     assert wanted <= words
     assert not gone & {w.lower() for w in words}
+
+
+def test_one_german_or_french_word_has_its_english() -> None:
+    assert english_for("Chancenkarte") == "opportunity card"
+    assert english_for("Pflegeausbildung") == "care nursing nurses vocational training"  # compound
+    assert english_for("réfugiés") == "refugee refugees"
+    assert english_for("Singapore") is None

@@ -119,6 +119,10 @@ def test_comparisons_are_told_by_their_words_or_two_years(question: str, compari
 def test_names_match_across_british_and_american_spelling() -> None:
     assert "organisation" in spellings("Organization")
     assert "labor" in spellings("Labour") and "centre" in spellings("Center")
+    # A German name in an English question counts where the text says it in English.
+    assert "germany" in spellings("Deutschland")
+    assert any("foreigners authority" in v for v in spellings("Ausländerbehörde"))
+    assert spellings("Austria") == {"austria", "austrian"}
 
 
 @pytest.mark.parametrize(
