@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from kb.answer_types import asks_precisely, pinpoints
+from kb.answer_types import asks_precisely, in_force_terms, pinpoints
 from kb.errors import EmptyIndex
 from kb.glossary import in_english
 from kb.index import View
@@ -131,7 +131,8 @@ def _retrieve(
     rows, sims = index.dense_rows(vector, pool, filters, access) if mode != "bm25" else _NONE
     dense = {int(r): float(v) for r, v in zip(rows, sims, strict=True)}
     # Durations said either way ("half a year", "six months") are both looked for.
-    bm25 = index.bm25(with_equivalents(query), access) if mode != "dense" else None
+    lexical_query = f"{with_equivalents(query)} {in_force_terms(query)}"
+    bm25 = index.bm25(lexical_query, access) if mode != "dense" else None
     rows, values = index.lexical_rows(bm25, pool, filters, access) if bm25 is not None else _NONE
     lexical = {int(r): float(v) for r, v in zip(rows, values, strict=True)}
     similarity = dict(dense)

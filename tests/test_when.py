@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from kb.answer_types import carries_answer, compares, lacks_pinpoint, pinpoints
+from kb.answer_types import (
+    carries_answer,
+    compares,
+    in_force_terms,
+    lacks_pinpoint,
+    pinpoints,
+)
 from kb.gate import spellings
 from kb.text import question_language
 from kb.types import SearchFilters
@@ -160,3 +166,10 @@ def test_named_events_date_a_question(tmp_path: Path) -> None:
 def test_the_sample_librarys_events_file_reads() -> None:
     events = Events.read(Path(__file__).parents[1] / "corpus" / "events.csv")
     assert events.dated("before the New Pact") == "before September 2020"
+
+
+def test_a_question_for_when_a_rule_applies_also_looks_for_how_laws_say_it() -> None:
+    assert "shall apply from" in in_force_terms("From what date has the DSA applied?")
+    assert "into force" in in_force_terms("When did the Skilled Immigration Act come into force?")
+    assert in_force_terms("When does the visa rule apply to students?") == ""  # "when does": if
+    assert in_force_terms("What applies to students?") == ""
