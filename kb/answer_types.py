@@ -164,13 +164,15 @@ def lacks_pinpoint(question: str, passages: Sequence[str]) -> bool:
     return kind is not None and not any(kind(passage) for passage in passages)
 
 
-_ASKS_IN_FORCE = re.compile(r"\b(appl(y|ies|ied)|in force|into force|take effect|effective)\b", re.I)
+_ASKS_IN_FORCE = re.compile(
+    r"\b(appl(y|ies|ied)|in force|into force|take effect|effective)\b", re.I
+)
 # How legal texts say when they start to apply; a question for that date rarely says it so.
-IN_FORCE_WORDS = "shall apply from entered into force come into effect"
+_IN_FORCE_WORDS = "shall apply from entered into force come into effect"
 
 
 def in_force_terms(question: str) -> str:
     """Words to look for besides the question's when it asks from what date a rule applies
     ("From what date has the DSA applied?": "This Regulation shall apply from ...")."""
     asks_date = _ASKS_DATE.search(question) or re.search(r"\bsince when\b", question, re.I)
-    return IN_FORCE_WORDS if asks_date and _ASKS_IN_FORCE.search(question) else ""
+    return _IN_FORCE_WORDS if asks_date and _ASKS_IN_FORCE.search(question) else ""
