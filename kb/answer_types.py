@@ -102,6 +102,7 @@ def lacks_amount(question: str, passages: list[str]) -> bool:
 _HOW_MANY = re.compile(r"\bhow many ((?:[\w-]+ ){0,2}[\w-]+)", re.I)
 _COUNT = re.compile(rf"\b{_NUMBER}(?:[-\s]odd|\+)?\s+((?:[\w-]+\s+){{0,2}}[\w-]+)", re.I)
 _ASKS_MONTH = re.compile(r"\b(what|which) month\b", re.I)
+_MONTH_NAMED = re.compile(rf"\b{_MONTH}\b", re.I)
 _ASKS_DATE = re.compile(  # not "when does": that is often "in which case"
     r"\b(since|from|until|by|on|as of) (when|what date|which date)\b"
     r"|\b(what|which) (exact )?(date|day)\b|\bwhen (did|will|was|were)\b",
@@ -128,16 +129,20 @@ def _counts(counted: str) -> Callable[[str], bool]:
     return lambda sentence: any(wanted & set(terms(m.group(1))) for m in _COUNT.finditer(sentence))
 
 
+def _has(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda sentence: pattern.search(sentence) is not None
+
+
 def _precise_kind(question: str) -> Callable[[str], bool] | None:
     """A test for sentences with exactly what the question is after, or None."""
     if counted := _HOW_MANY.search(question):
         return _counts(counted.group(1))
     if _ASKS_MONTH.search(question):
-        return re.compile(rf"\b{_MONTH}\b", re.I).search  # type: ignore[return-value]
+        return _has(_MONTH_NAMED)
     if _ASKS_DATE.search(question):
-        return _DAY_DATE.search  # type: ignore[return-value]
+        return _has(_DAY_DATE)
     if _ASKS_MONEY.search(question):
-        return _AMOUNT.search  # type: ignore[return-value]
+        return _has(_AMOUNT)
     return None
 
 
@@ -174,5 +179,5 @@ _IN_FORCE_WORDS = "shall apply from entered into force come into effect"
 def in_force_terms(question: str) -> str:
     """Words to look for besides the question's when it asks from what date a rule applies
     ("From what date has the DSA applied?": "This Regulation shall apply from ...")."""
-    asks_date = _ASKS_DATE.search(question) or re.search(r"\bsince when\b", question, re.I)
-    return _IN_FORCE_WORDS if asks_date and _ASKS_IN_FORCE.search(question) else ""
+    asks = _ASKS_DATE.search(question) and _ASKS_IN_FORCE.search(question)  # "since when" too
+    return _IN_FORCE_WORDS if asks else ""

@@ -27,10 +27,10 @@ _MONTHS = {
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _YEAR = r"(?:19|20)\d\d"
 _IN_MONTH = re.compile(rf"\b(?:in|during|of|from)?\s*({_MONTH})\.?\s+({_YEAR})\b", re.I)
-_SINCE = re.compile(rf"\b(since|after|as of)\s+(?:({_MONTH})\.?\s+)?({_YEAR})\b", re.I)
-_BEFORE = re.compile(
-    rf"\b(before|until|till|prior to|up to)\s+(?:({_MONTH})\.?\s+)?({_YEAR})\b", re.I
-)
+_FROM_WORDS = "since|after|as of"
+_TO_WORDS = "before|until|till|prior to|up to"
+_SINCE = re.compile(rf"\b({_FROM_WORDS})\s+(?:({_MONTH})\.?\s+)?({_YEAR})\b", re.I)
+_BEFORE = re.compile(rf"\b({_TO_WORDS})\s+(?:({_MONTH})\.?\s+)?({_YEAR})\b", re.I)
 _IN_YEAR = re.compile(rf"\b(?:in|during|of|for|from)\s+({_YEAR})\b", re.I)
 _LATEST = re.compile(r"\b(latest|most recent|newest|last|recent(?:ly)?|current)\b", re.I)
 # Words that ask "what is there" rather than name a topic: with a date range alone they ask
@@ -94,7 +94,7 @@ class Events:
         self._dates = {name.lower(): date for name, date in dates.items()}
         names = "|".join(re.escape(n) for n in sorted(self._dates, key=len, reverse=True))
         self._pattern = re.compile(
-            rf"\b(since|after|as of|before|until|till|prior to|up to)\s+(?:the\s+)?({names})\b",
+            rf"\b({_FROM_WORDS}|{_TO_WORDS})\s+(?:the\s+)?({names})\b",
             re.I,
         ) if names else None  # fmt: skip
 
