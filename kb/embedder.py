@@ -140,6 +140,7 @@ class MiniLMInt8:
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )

@@ -88,20 +88,31 @@ def drop_near_duplicates(
     texts: Sequence[str], threshold: float, limit: int | None = None
 ) -> list[int]:
     """Indexes of texts to keep: one sharing `threshold` of its shingles with a kept one goes."""
-    kept: list[int] = []
-    kept_shingles: list[set[tuple[str, ...]]] = []
-    for i, text in enumerate(texts):
+    kept = _Distinct(threshold, limit)
+    return [i for i, text in enumerate(texts) if not kept.full() and kept.admits(text)]
+
+
+class _Distinct:
+    """Texts kept so far, each admitted only when it shares less than `threshold` of its
+    shingles with every kept one (shingled once, however often the caller reads on)."""
+
+    def __init__(self, threshold: float, limit: int | None = None) -> None:
+        self._threshold = threshold
+        self._limit = limit
+        self._kept: list[set[int]] = []
+
+    def full(self) -> bool:
+        return self._limit is not None and len(self._kept) >= self._limit
+
+    def admits(self, text: str) -> bool:
         own = shingles(text)
         if any(
-            len(own & other) / max(1, min(len(own), len(other))) >= threshold
-            for other in kept_shingles
+            len(own & other) / max(1, min(len(own), len(other))) >= self._threshold
+            for other in self._kept
         ):
-            continue
-        kept.append(i)
-        kept_shingles.append(own)
-        if limit is not None and len(kept) == limit:
-            break
-    return kept
+            return False
+        self._kept.append(own)
+        return True
 
 
 def reference(doc: Document, chunk: Chunk, superseded_by: str | None = None) -> Reference:
@@ -165,14 +176,16 @@ def _distinct_top(
 ) -> list[tuple[int, IndexedChunk]]:
     """The first k ranked passages that are not near-duplicates of a better one, reading
     passages a window at a time (most searches read only the first 3k of a pool of 100)."""
-    window = max(3 * k, 20)
-    while True:
-        passages = index.passages(ranked[:window])
-        texts = [passages[r].chunk.text for r in ranked[:window]]
-        keep = drop_near_duplicates(texts, threshold, limit=k)
-        if len(keep) >= k or window >= len(ranked):
-            return [(ranked[i], passages[ranked[i]]) for i in keep[:k]]
-        window *= 4
+    distinct = _Distinct(threshold, limit=k)
+    kept: list[tuple[int, IndexedChunk]] = []
+    start, window = 0, max(3 * k, 20)
+    while start < len(ranked) and not distinct.full():
+        passages = index.passages(ranked[start:window])
+        for row in ranked[start:window]:
+            if not distinct.full() and distinct.admits(passages[row].chunk.text):
+                kept.append((row, passages[row]))
+        start, window = window, window * 4
+    return kept
 
 
 def search(

@@ -73,9 +73,13 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
-def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
-    ws = words(text)
-    return {tuple(ws[i : i + n]) for i in range(max(1, len(ws) - n + 1))}
+def shingles(text: str, n: int = 5) -> set[int]:
+    """A text's runs of n words, lower-cased, as hashes (set intersections of ints are what
+    near-duplicate removal spends its time on)."""
+    ws = _WORD.findall(text.lower())
+    if len(ws) <= n:
+        return {hash(tuple(ws))}
+    return set(map(hash, zip(*(ws[i:] for i in range(n)), strict=False)))  # runs of n
 
 
 # A source's own footnote markers: "sharing[3]." or a superscript digit that text extraction
