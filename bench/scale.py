@@ -13,7 +13,8 @@ time). At each size a fresh `kb serve` is started and the script prints:
   the running server finds it;
 - /api/search (anonymous, anonymous with type and date filters, member) and /api/ask p50 and
   p95 with 1 and 8 concurrent clients;
-- RSS and PSS of the server process; disk of the data directory and of the index.
+- RSS, PSS and private memory of each server process; disk of the data directory and of the
+  index.
 
     .venv/bin/python bench/scale.py [--sizes 10000 100000] [--data /tmp/kb-scale] [--workers 1]
 
@@ -198,16 +199,17 @@ async def timed_requests(
     return times
 
 
-def memory(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) in MB: PSS splits pages shared with other processes (the index's mapped
-    files, the model) among them."""
-    rss = pss = 0.0
+def memory(pid: int) -> tuple[float, float, float]:
+    """(RSS, PSS, private) in MB: PSS splits pages shared with other processes (the index's
+    mapped files, the model) among them; private is what the process alone holds, what one
+    more worker adds."""
+    fields = {"Rss:": 0.0, "Pss:": 0.0, "Private_Clean:": 0.0, "Private_Dirty:": 0.0}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Rss:"):
-            rss = int(line.split()[1]) / 1024
-        if line.startswith("Pss:"):
-            pss = int(line.split()[1]) / 1024
-    return rss, pss
+        name, *value = line.split()
+        if name in fields:
+            fields[name] = int(value[0]) / 1024
+    private = fields["Private_Clean:"] + fields["Private_Dirty:"]
+    return fields["Rss:"], fields["Pss:"], private
 
 
 def server_processes(parent: int) -> list[int]:
@@ -226,8 +228,8 @@ RUNS = {1: 40, 8: 160}  # requests per run, by concurrent clients
 
 
 def question_slices() -> dict[tuple[int, str], list[str]]:
-    """Each run's own questions."""
-    slices, offset = {}, 0
+    """Each run's own questions (and the first searches after start-up, measured apart)."""
+    slices, offset = {(1, "first"): POOL[-1 - RUNS[1] : -1]}, 0
     for clients, total in RUNS.items():
         for kind in KINDS:
             slices[clients, kind] = POOL[offset : offset + total]
@@ -276,6 +278,10 @@ def measure(
                 raise RuntimeError("kb serve exited")
             time.sleep(0.2)
         print(f"  cold start to first answer: {time.perf_counter() - started:.1f} s")
+        # The first searches of a fresh process read the index's pages from disk when the
+        # page cache has let them go (a quiet machine reclaims them): shown apart.
+        times = asyncio.run(timed_requests(url, "first", 1, slices[1, "first"], member))
+        print(f"  1 client(s) first searches     {percentiles(times)}")
 
         for clients in RUNS:
             for kind in KINDS:
@@ -318,10 +324,10 @@ def measure(
 
         pids = server_processes(process.pid)
         figures = [memory(pid) for pid in pids]
-        per = ", ".join(f"{rss:.0f}/{pss:.0f}" for rss, pss in figures)
-        print(f"  memory RSS/PSS MB per process: {per}; all: "
-              f"RSS {sum(r for r, _ in figures):.0f}, "
-              f"PSS {sum(p for _, p in figures):.0f}")  # fmt: skip
+        per = ", ".join(f"{rss:.0f}/{pss:.0f}/{own:.0f}" for rss, pss, own in figures)
+        print(f"  memory RSS/PSS/private MB per process: {per}; all: "
+              f"RSS {sum(f[0] for f in figures):.0f}, "
+              f"PSS {sum(f[1] for f in figures):.0f}")  # fmt: skip
         index = settings.data_dir / "index"
         print(
             f"  disk: data {disk_mb(settings.data_dir):.0f} MB, of it index {disk_mb(index):.0f} MB"

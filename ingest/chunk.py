@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-
-from llama_index.core.node_parser import SentenceSplitter
+from typing import TYPE_CHECKING
 
 from kb.acronyms import spelled_out
 from kb.settings import ChunkingSettings
 from kb.types import Chunk, Page
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
 
 _MIN_CHARS = 20
 
@@ -22,6 +24,10 @@ _MIN_CHARS = 20
 def make_splitter(
     settings: ChunkingSettings, tokenize: Callable[[str], list[int]]
 ) -> SentenceSplitter:
+    # Imported when a file is split, not when the server starts: llama-index costs an API
+    # worker 52 MB and a second of start-up, and workers hand uploads to the fork server.
+    from llama_index.core.node_parser import SentenceSplitter
+
     return SentenceSplitter(
         chunk_size=settings.chunk_tokens,
         chunk_overlap=settings.overlap_tokens,

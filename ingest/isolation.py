@@ -30,7 +30,9 @@ _READY = "ready"
 
 def _context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ingest.prepare"])
+    # The splitter's llama-index too: ingest/chunk.py imports it only when a file is split
+    # (the API workers never do), and each upload would import it again (a second).
+    context.set_forkserver_preload(["ingest.prepare", "llama_index.core.node_parser"])
     return context
 
 

@@ -83,3 +83,18 @@ def spelled_out(text: str, terms: dict[str, str]) -> tuple[str, ...]:
         for acronym, long_form in terms.items()
         if acronym in used and " ".join(_WORD.findall(long_form.lower())) not in folded
     )
+
+
+_BARE = re.compile(r"([A-Z]{3,6})(?:['’]s)?")
+
+
+def spelled_in(name: str, text: str) -> bool:
+    """Whether a bare acronym of three to six capitals ("ILR", "VLOP's") stands in a text
+    spelled out: consecutive words whose initials spell it, short function words skipped
+    ("indefinite leave to remain", "very large online platform"). Texts often never write
+    the acronym readers ask with."""
+    bare = _BARE.fullmatch(name)
+    if bare is None:
+        return False
+    initials = "".join(w[0].lower() for w in _WORD.findall(text) if w.lower() not in _SKIPPED)
+    return bare.group(1).lower() in initials

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kb.acronyms import spelled_in
 from kb.answer_types import compares, lacks_amount, lacks_pinpoint
 from kb.glossary import english_for
 from kb.library import Library
@@ -80,6 +81,13 @@ def evidence(question: str, hits: Sequence[Hit], top: int = _TOP) -> Evidence:
     return Evidence(similarity=similarity, coverage=coverage)
 
 
+# Capitalised but no name to look for: a month is a date (kb/when.py reads it), "OK" a word.
+_NOT_NAMES = frozenset([
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "ok",
+])  # fmt: skip
+
+
 def question_names(question: str) -> list[str]:
     """Capitalised words of two letters or more that do not start a sentence, in an English
     question that is not typed in title case (German capitalises every noun)."""
@@ -91,7 +99,7 @@ def question_names(question: str) -> list[str]:
         for m in tokens
         if m.group()[0].isupper()
         and m.start() not in starts
-        and m.group().lower() not in STOP_WORDS
+        and m.group().lower() not in STOP_WORDS | _NOT_NAMES
         and stems(m.group())  # "X" in "Annex X" is no name to look for
     ]
     english = sum(w.lower() in STOP_WORDS for w in words) >= len(words) / 5
@@ -128,6 +136,8 @@ _COUNTRIES = {
     "irish": "ireland", "swedish": "sweden", "danish": "denmark", "austrian": "austria",
     "portuguese": "portugal", "greek": "greece", "romanian": "romania", "bulgarian": "bulgaria",
     "ghanaian": "ghana", "kenyan": "kenya", "pakistani": "pakistan", "georgian": "georgia",
+    "swiss": "switzerland", "norwegian": "norway", "finnish": "finland", "canadian": "canada",
+    "japanese": "japan", "turkish": "turkey", "chinese": "china",
 }  # fmt: skip
 
 
@@ -152,7 +162,9 @@ def spellings(word: str) -> set[str]:
 
 def _mentions(hit: Hit, name: str) -> bool:
     found = searched_stems(hit)
-    return any(stems(variant) & found for variant in spellings(name))
+    if any(stems(variant) & found for variant in spellings(name)):
+        return True
+    return spelled_in(name, index_text(hit.citation.title, hit.section, hit.text, hit.aliases))
 
 
 def assess(

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from functools import cache
 
-from kb.text import FUNCTION_WORDS
+from kb.text import FUNCTION_WORDS, terms
 
 # One term a line: its German or French forms (comma-separated), "=", the English words.
 _GERMAN = """
@@ -40,6 +40,11 @@ berufsqualifikation, berufsqualifikationen, qualifikation = professional qualifi
 ausländische, ausländischer, ausländischen = foreign
 ausländerbehörde = foreigners authority immigration office
 bundesagentur für arbeit, bundesagentur, arbeitsagentur = federal employment agency
+ausländerzentralregister, azr = central register of foreign nationals
+zentralstelle für ausländisches bildungswesen, zab = central office for foreign education
+volkshochschule, volkshochschulen, vhs = adult education centre
+zentralstelle = central office
+bildungswesen = education
 arbeitgeber, arbeitgebers = employer
 arbeitnehmer, beschäftigte = employee worker
 arbeit, arbeiten, erwerbstätigkeit, beschäftigung = work employment
@@ -169,6 +174,7 @@ assisté, assister = attended
 événement = event
 projets pilotes, projet pilote = pilot projects
 parlement européen = european parliament
+occidentale, occidental = west western
 université = university
 allemagne, allemand, allemande = germany german
 royaume-uni, britannique = uk united kingdom british
@@ -274,3 +280,17 @@ def english_for(word: str) -> str | None:
         if language == "de" and (parts := _compound_parts(folded, glossary)):
             return " ".join(glossary[p] for p in parts)
     return None
+
+
+def glossed(question: str) -> str:
+    """An English question with the English of the German or French names it uses added
+    ("Volkshochschule": "adult education centre"): the documents say them in English. A
+    word the glossary gives back as itself ("Migration", "Conference") adds nothing."""
+    added = dict.fromkeys(
+        english
+        for word in _TOKEN.findall(question)[1:]  # not the capital that starts the question
+        if word[:1].isupper()
+        and (english := english_for(word))
+        and not set(terms(word)) <= set(terms(english))
+    )
+    return f"{question} ({'; '.join(added)})" if added else question

@@ -17,7 +17,7 @@ import numpy as np
 
 from kb.answer_types import asks_precisely, in_force_terms, pinpoints
 from kb.errors import EmptyIndex
-from kb.glossary import in_english
+from kb.glossary import glossed, in_english
 from kb.index import View
 from kb.library import Library
 from kb.numbers import with_equivalents
@@ -201,6 +201,8 @@ def search(
     kb/when.py) when anything is dated then, the newest first when it asks for the latest."""
     if (language := question_language(query)) != "en":
         query = in_english(query, language)  # the library and the embedder read English
+    else:
+        query = glossed(query)  # "at a Volkshochschule": the documents say it in English
     frame = time_frame(query, library.events)
     vector = library.embed_query(query)  # once, for the dated search and the plain one
     dated: list[Hit] = []
@@ -300,7 +302,7 @@ def _pinpointing_first(
     passages = index.passages(head)
     bonus = _PINPOINT_SHARE * max(fused[head[0]], 0.0) if head else 0.0  # either fusion's scale
     gain = {r: bonus * bool(pinpoints(query, passages[r].chunk.text)) for r in head}
-    return sorted(head, key=lambda r: fused[r] + gain[r], reverse=True) + ranked[len(head):]
+    return sorted(head, key=lambda r: fused[r] + gain[r], reverse=True) + ranked[len(head) :]
 
 
 def passage_hit(

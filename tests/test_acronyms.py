@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb.acronyms import find_definitions, glossary, spelled_out
+from kb.acronyms import find_definitions, glossary, spelled_in, spelled_out
 from tests.conftest import CORPUS
 
 
@@ -41,3 +41,12 @@ def test_a_passage_gets_the_long_forms_of_what_it_uses_bare() -> None:
     assert spelled_out("The LMPN's members met.", terms) == (
         "Labour Migration Practitioners’ Network",
     )
+
+
+def test_an_acronym_counts_where_the_text_spells_it_out() -> None:
+    text = "After five years you can apply for indefinite leave to remain in the UK."
+    assert spelled_in("ILR", text)
+    assert spelled_in("VLOP's", "Each very large online platform shall be audited.")
+    assert not spelled_in("ILR", "You can apply to remain after five years.")
+    assert not spelled_in("Ilr", text)  # not an acronym
+    assert not spelled_in("EU", "every union")  # two letters: too many chance matches

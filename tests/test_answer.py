@@ -101,6 +101,8 @@ def test_names_are_capitalised_words_inside_an_english_sentence() -> None:
     assert question_names("Please list what Annex X requires.") == []  # start, one letter
     assert question_names("Welche Pflegekräfte kamen aus Mexiko?") == []  # not English
     assert question_names("What Did The Pilot Projects Learn About Employers?") == []
+    # A month is a date, not a name to look for.
+    assert question_names("Which prizes were added in the October 2025 changes?") == []
 
 
 def test_quotable_spans_skip_questions_and_references_and_trim_bullets(library: Library) -> None:

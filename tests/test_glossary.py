@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.glossary import english_for, in_english
+from kb.glossary import english_for, glossed, in_english
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,11 @@ def test_one_german_or_french_word_has_its_english() -> None:
     assert english_for("Pflegeausbildung") == "care nursing nurses vocational training"  # compound
     assert english_for("réfugiés") == "refugee refugees"
     assert english_for("Singapore") is None
+
+
+def test_an_english_question_gets_the_english_of_the_german_names_it_uses() -> None:
+    asked = "Can I take German classes at a Volkshochschule on the Chancenkarte?"
+    assert glossed(asked) == f"{asked} (adult education centre; opportunity card)"
+    # Words the glossary gives back as themselves, and the first word, add nothing.
+    plain = "Visa rules of the European Migration Network Conference"
+    assert glossed(plain) == plain
