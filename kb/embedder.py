@@ -140,6 +140,9 @@ class MiniLMInt8:
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # Threads that spin-wait after a run hold both cores while the numpy work that
+        # follows an embedding (dense step, BM25, shingles) waits for them: search p95 at
+        # 100k passages 60 -> 39 ms without spinning; batch embedding speed unchanged.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
