@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from kb.acronyms import spelled_in
 from kb.answer_types import compares, lacks_amount, lacks_pinpoint
-from kb.glossary import english_for
+from kb.glossary import english_for, looks_german
 from kb.library import Library
 from kb.numbers import canonical
 from kb.settings import AnswerSettings
@@ -112,9 +112,15 @@ def question_names(question: str) -> list[str]:
 def rare_names(
     library: Library, question: str, access: tuple[Access, ...], rare_idf: float = 4.0
 ) -> list[str]:
-    """The question's names that are rare among the passages the caller may see."""
+    """The question's names that are rare among the passages the caller may see. A German
+    term the glossary does not know ("Betriebsrat") is not one: the English text would say it
+    in English."""
     index = library.view()
-    return [n for n in question_names(question) if index.rarity(n, access) >= rare_idf]
+    return [
+        n
+        for n in question_names(question)
+        if index.rarity(n, access) >= rare_idf and (english_for(n) or not looks_german(n))
+    ]
 
 
 # British and American spellings of one word: a name asked one way counts when the passage

@@ -294,3 +294,17 @@ def glossed(question: str) -> str:
         and not set(terms(word)) <= set(terms(english))
     )
     return f"{question} ({'; '.join(added)})" if added else question
+
+
+# How German terms end ("-ung", "-schaft", "-behörde", "-amt"), besides their umlauts.
+_GERMAN_ENDINGS = re.compile(
+    r"(ung|ungen|schaft|schaften|keit|heit|behörde|behorde|gesetz|verordnung|amt|rat)$"
+)
+
+
+def looks_german(word: str) -> bool:
+    """Whether a word of an English question reads as a German term ("Betriebsrat",
+    "Anerkennungspartnerschaft", "Auswärtiges"): an English text writes such a term in
+    English, so its absence from the passages says nothing."""
+    lower = re.sub(r"['’]s$", "", word.lower())
+    return bool(re.search("[äöüß]", lower) or _GERMAN_ENDINGS.search(lower))

@@ -10,7 +10,7 @@ import pytest
 
 from kb.answer import NO_ANSWER, answer, retrieve
 from kb.compose import Composition, ExtractiveComposer, cite, quotable_spans
-from kb.gate import Evidence, assess, evidence, question_names, term_coverage
+from kb.gate import Evidence, assess, evidence, question_names, rare_names, term_coverage
 from kb.library import Library
 from kb.settings import AnswerSettings
 from kb.text import quotable_sentences
@@ -103,6 +103,14 @@ def test_names_are_capitalised_words_inside_an_english_sentence() -> None:
     assert question_names("What Did The Pilot Projects Learn About Employers?") == []
     # A month is a date, not a name to look for.
     assert question_names("Which prizes were added in the October 2025 changes?") == []
+
+
+def test_a_german_term_the_glossary_lacks_is_no_name_to_require(library: Library) -> None:
+    # Neither word stands in the library: the English text would write the German term in
+    # English, while a country it lacks is what the name rule is for.
+    asked = "Must the employer tell the Betriebsrat before hiring nurses from Singapore?"
+    assert set(question_names(asked)) == {"Betriebsrat", "Singapore"}
+    assert rare_names(library, asked, EVERYONE, rare_idf=1.0) == ["Singapore"]
 
 
 def test_quotable_spans_skip_questions_and_references_and_trim_bullets(library: Library) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.glossary import english_for, glossed, in_english
+from kb.glossary import english_for, glossed, in_english, looks_german
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,9 @@ def test_an_english_question_gets_the_english_of_the_german_names_it_uses() -> N
     # Words the glossary gives back as themselves, and the first word, add nothing.
     plain = "Visa rules of the European Migration Network Conference"
     assert glossed(plain) == plain
+
+
+def test_german_terms_are_told_by_their_letters_and_endings() -> None:
+    assert looks_german("Betriebsrat") and looks_german("Anerkennungspartnerschaft")
+    assert looks_german("Auswärtiges") and looks_german("Amt's")
+    assert not looks_german("Singapore") and not looks_german("Regulation")
