@@ -97,6 +97,7 @@ class _Run:
         for doc in library.stored_documents():
             self.by_source.setdefault(doc.source, []).append(doc)
         self.known = {d.doc_id: d for docs in self.by_source.values() for d in docs}
+        self.embedded: set[str] = set()  # documents this run embedded
         self.catalogues: dict[Path, Catalogue] = {}
 
     def catalogue(self, root: Path, path: Path) -> Catalogue:
@@ -152,6 +153,7 @@ class _Run:
         doc = parsed.document
         self.library.add_document(parsed, chunks)
         self.known[doc.doc_id] = doc
+        self.embedded.add(doc.doc_id)
         self.report.pages += doc.pages or len(parsed.pages)
         self.report.chunks += len(chunks)
 
@@ -246,6 +248,20 @@ def remove(target: str, settings: Settings) -> list[str]:
     return doomed
 
 
+def _record_model(library: Library, ingest: _Run, stale: str) -> None:
+    """After a run that re-embedded for a new model: record it once no document is left
+    with the old one, or say which are."""
+    left = [d for d in library.stored_documents() if d.doc_id not in ingest.embedded]
+    if not left:
+        library.record_embedder()
+        return
+    ingest.report.warnings.append(
+        f"{len(left)} {'document is' if len(left) == 1 else 'documents are'} still embedded "
+        f"with '{stale}' (e.g. {left[0].source}): "
+        "ingest their folders too, so that questions and passages come from one model"
+    )
+
+
 def run(
     paths: Sequence[Path],
     settings: Settings,
@@ -274,7 +290,12 @@ def run(
     with write_lock(settings.data_dir):
         library = Library(settings)
         recover(library, report)
-        ingest = _Run(library, report, reindex)
+        # Passages embedded with another model (a changed KB_EMBEDDER__NAME, or an upgrade
+        # that changed the default) are embedded again: questions and passages must come
+        # from one model. Until all are, the old model stays recorded, so a crash or an
+        # ingest of only some folders leaves the next run to finish the job.
+        stale = library.stale_embedder()
+        ingest = _Run(library, report, reindex or stale is not None)
         files = discover(paths, report)
         report.files = len(files)
         bar = tqdm(
@@ -298,6 +319,8 @@ def run(
         bar.close()
         if prune_missing:
             prune(ingest, paths, files)
+        if stale is not None:
+            _record_model(library, ingest, stale)
         library.prepare_readers()  # the index checked against the store, by the writer
     report.clean = {
         "hyphen_repairs": ingest.stats.hyphen_repairs,

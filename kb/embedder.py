@@ -129,13 +129,18 @@ class MiniLMInt8:
     def __init__(self, settings: EmbedderSettings) -> None:
         import onnxruntime as ort
 
+        self._batch_size = settings.batch_size
         if settings.name == "minilm-int8-pc":
             self.name = "all-MiniLM-L6-v2-int8-per-channel"
             model_path = requantised_model()
+            # Its activations are quantised with one scale per model call: texts embedded
+            # together would shift each other's vectors (cosine 0.99 to the text alone). One
+            # text a call keeps a text's vector its own, and is no slower (20.6 texts/s
+            # against 19.3 in batches of 8; no padding).
+            self._batch_size = 1
         else:
             self.name = "all-MiniLM-L6-v2-int8"
             model_path, _ = bundled_model_files()
-        self._batch_size = settings.batch_size
         self._tokenizer = _tokenizer(settings)
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.threads or (os.cpu_count() or 1)

@@ -81,10 +81,11 @@ def evidence(question: str, hits: Sequence[Hit], top: int = _TOP) -> Evidence:
     return Evidence(similarity=similarity, coverage=coverage)
 
 
-# Capitalised but no name to look for: a month is a date (kb/when.py reads it), "OK" a word.
+# Capitalised but no name to look for: a month is a date (kb/when.py reads it), "OK" a word,
+# "I'll" a contraction.
 _NOT_NAMES = frozenset([
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "ok",
+    "october", "november", "december", "ok", "i'll", "i'm", "i've", "i'd",
 ])  # fmt: skip
 
 
@@ -99,7 +100,7 @@ def question_names(question: str) -> list[str]:
         for m in tokens
         if m.group()[0].isupper()
         and m.start() not in starts
-        and m.group().lower() not in STOP_WORDS | _NOT_NAMES
+        and m.group().lower().replace("’", "'") not in STOP_WORDS | _NOT_NAMES
         and stems(m.group())  # "X" in "Annex X" is no name to look for
     ]
     english = sum(w.lower() in STOP_WORDS for w in words) >= len(words) / 5

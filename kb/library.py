@@ -154,6 +154,15 @@ class Library:
                 self.reconcile_index()
             return self._index.view()
 
+    def stale_embedder(self) -> str | None:
+        """The model the passages were embedded with, when it is not the configured one."""
+        recorded = self._index.embedder()
+        return recorded if recorded and recorded != self.settings.embedder.name else None
+
+    def record_embedder(self) -> None:
+        """Every passage now comes from the configured model (an ingest re-embedded them)."""
+        self._index.record_embedder(self.settings.embedder.name)
+
     def _check_embedder(self) -> None:
         """Say once when questions are embedded with another model than the passages were (a
         changed KB_EMBEDDER__NAME): answers still come, but closeness is measured across two
@@ -307,7 +316,8 @@ class Library:
         chunks = [chunk for _, c, _ in items for chunk in c]
         vectors = np.concatenate([v[:-1] for _, _, v in items])
         self._index.add(docs, chunks, vectors, self._store.generation())
-        self._index.record_embedder(self.settings.embedder.name)
+        if not self._index.embedder():  # a model change is recorded by the re-embedding ingest
+            self._index.record_embedder(self.settings.embedder.name)
         self.invalidate()
 
     def update_document(self, doc: Document) -> None:

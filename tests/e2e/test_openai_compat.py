@@ -114,7 +114,11 @@ def test_members_only_answers_need_a_member_key(server: tuple[str, str]) -> None
 def test_filters_travel_as_an_extra_field(server: tuple[str, str]) -> None:
     completion = _client(server[0]).chat.completions.create(
         model="kb-library",
-        messages=[{"role": "user", "content": QUESTION}],
+        # A question the conference reports answer clearly (the gate's score 1.21, its
+        # threshold 1.02): the test is about the filter reaching the search.
+        messages=[
+            {"role": "user", "content": "How can digitalisation help labour mobility schemes?"}
+        ],
         extra_body={"filters": {"doc_type": ["conference_report"]}},
     )
     sources = (completion.choices[0].message.model_extra or {})["sources"]
