@@ -190,6 +190,10 @@ def assess(
     top = hits[:_TOP]
     names = rare_names(library, question, access, settings.rare_name_idf)
     missing = [n for n in names if not any(_mentions(hit, n) for hit in top)]
+    if len(missing) < len(names):  # another name of the question anchors the passages
+        shorthand = [n for n in missing if _code(n) and library.view().unknown(n, access)]
+        names = [n for n in names if n not in shorthand]
+        missing = [n for n in missing if n not in shorthand]
     comparison = compares(question)
     if not comparison:  # each side of a comparison names its own year
         missing += [y for y in sorted(named_years(question)) if not any(_dated(h, y) for h in top)]
@@ -203,6 +207,15 @@ def assess(
     pinned = not lacks_pinpoint(question, [h.text for h in hits])
     answerable = close and not missing and priced and pinned
     return Verdict(evidence=found, missing_names=tuple(missing), answerable=answerable)
+
+
+def _code(name: str) -> bool:
+    """An acronym or a code ("FBI's", "EUDiF", "JT610"): asked beside a name the passages do
+    hold ("the FBI's NICS figures"), one the library never uses is the reader's own shorthand
+    for what it holds, not a different subject; a place or a country ("Lagos") still is."""
+    name = re.sub(r"['’]s$", "", name)
+    has_digit = any(c.isdigit() for c in name) and any(c.isalpha() for c in name)
+    return sum(c.isupper() for c in name) >= 2 or has_digit
 
 
 def _dated(hit: Hit, year: str) -> bool:

@@ -279,8 +279,18 @@ class View:
         """Inverse document frequency of a word among the passages the caller may see: the
         rarest of its pieces ("COVID-19" is "covid" and "19"); an unknown one is as rare as
         can be."""
-        visible, count, _ = self._visible_rows(access)
-        rarest = 0.0
+        _, count, _ = self._visible_rows(access)
+        frequencies = self._piece_frequencies(word, access)
+        return max((math.log((count + 1) / (f + 1)) for f in frequencies), default=0.0)
+
+    def unknown(self, word: str, access: tuple[Access, ...]) -> bool:
+        """Whether some piece of the word stands in none of the passages the caller may see."""
+        return 0 in self._piece_frequencies(word, access)
+
+    def _piece_frequencies(self, word: str, access: tuple[Access, ...]) -> list[int]:
+        """How many visible passages hold each piece of the word (stop words left out)."""
+        visible, _, _ = self._visible_rows(access)
+        frequencies = []
         for piece in re.findall(r"\w\w+", word.lower()):
             if piece in STOP_WORDS:
                 continue
@@ -289,8 +299,8 @@ class View:
             if stems:
                 rows, _ = self._postings(stems[0])
                 frequency = int(visible[rows].sum())
-            rarest = max(rarest, math.log((count + 1) / (frequency + 1)))
-        return rarest
+            frequencies.append(frequency)
+        return frequencies
 
     def lexical_rows(
         self, scores: np.ndarray, k: int, filters: SearchFilters, access: tuple[Access, ...]

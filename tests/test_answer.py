@@ -92,6 +92,25 @@ def test_a_rare_name_no_passage_mentions_makes_the_gate_abstain(library: Library
     assert reply.see_also and reply.citations == ()
 
 
+def test_an_acronym_the_library_never_uses_beside_a_name_it_holds_is_the_readers_shorthand(
+    library: Library,
+) -> None:
+    # Two public passages: a name in one of them is rare at idf 0.41 (log 3/2).
+    settings = library.settings.answer.model_copy(update={"rare_name_idf": 0.3})
+    # "GIZ" stands nowhere in the library; "Triple Win" anchors the passages: answered.
+    anchored = "How do German hospitals recruit nurses under the GIZ's Triple Win programme?"
+    verdict = assess(library, anchored, _hits(library, anchored), settings, EVERYONE)
+    assert verdict.missing_names == () and verdict.answerable
+    # Alone, the unknown acronym is still a subject the library lacks.
+    alone = "How do hospitals recruit nurses through the GIZ?"
+    verdict = assess(library, alone, _hits(library, alone), settings, EVERYONE)
+    assert verdict.missing_names == ("GIZ",) and not verdict.answerable
+    # A place the library never names is no shorthand, anchored or not.
+    place = "How do German hospitals recruit nurses in Lagos under Triple Win?"
+    verdict = assess(library, place, _hits(library, place), settings, EVERYONE)
+    assert verdict.missing_names == ("Lagos",) and not verdict.answerable
+
+
 def test_names_are_capitalised_words_inside_an_english_sentence() -> None:
     assert question_names("Which nurses came from the Philippines under Triple Win?") == [
         "Philippines",
@@ -181,7 +200,7 @@ def test_evidence_counts_only_in_passages_that_name_the_rare_name(library: Libra
     hits = retrieve(library, question, settings.answer, settings.retrieval, access=MEMBERS)
     assert {h.chunk_id for h in hits[:3]} >= {"nursing-0", "secret-0"}
     # One passage in three says Zanzibar (idf log(4/2)): rare enough in a library this small.
-    rare = settings.answer.model_copy(update={"rare_name_idf": 0.5})
+    rare = settings.answer.model_copy(update={"rare_name_idf": 0.3})
     verdict = assess(library, question, hits, rare, MEMBERS)
     assert verdict.missing_names == () and not verdict.answerable
     without_the_name = question.replace(" in Zanzibar", "")
