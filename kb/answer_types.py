@@ -13,7 +13,7 @@ _NUMBER = (
     r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|eighteen|twenty"
     r"|thirty|fifty|hundred|half|a few|several)"
 )
-_UNIT = r"(?:working |calendar )?(?:days?|weeks?|months?|years?|hours?)"
+_UNIT = r"(?:working |calendar )?(?:days?|weeks?|months?|years?|hours?|minutes?|seconds?)"
 _MONTH = (
     r"(?:january|february|march|april|june|july|august|september|october|november|december"
     r"|\d{1,2} may|may \d{4})"  # "may" alone is the verb
@@ -133,10 +133,19 @@ def _has(pattern: re.Pattern[str]) -> Callable[[str], bool]:
     return lambda sentence: pattern.search(sentence) is not None
 
 
+_ASKS_DURATION = re.compile(r"\bhow (long|soon|quickly)\b", re.I)
+# "20 hours per week" is a rate, not how long something lasts.
+_DURATION = re.compile(
+    rf"\b(?:{_NUMBER}|an?)[\s-]+{_UNIT}\b(?!\s+(per|a|an|each)\b)|\bfortnight\b", re.I
+)
+
+
 def _precise_kind(question: str) -> Callable[[str], bool] | None:
     """A test for sentences with exactly what the question is after, or None."""
     if counted := _HOW_MANY.search(question):
         return _counts(counted.group(1))
+    if _ASKS_DURATION.search(question):
+        return _has(_DURATION)
     if _ASKS_MONTH.search(question):
         return _has(_MONTH_NAMED)
     if _ASKS_DATE.search(question):
@@ -147,13 +156,14 @@ def _precise_kind(question: str) -> Callable[[str], bool] | None:
 
 
 def asks_precisely(question: str) -> bool:
-    """Whether the question is after a count, a month, a date or an amount of money."""
+    """Whether the question is after a count, a duration, a month, a date or an amount of money."""
     return _precise_kind(question) is not None
 
 
 def pinpoints(question: str, sentence: str) -> bool | None:
     """Whether the sentence has exactly the kind of thing asked: a count of what "how many"
-    counts ("how many members" / "over 220 members"), a month for "which month", a date
+    counts ("how many members" / "over 220 members"), a length of time for "how long" ("up
+    to 5 years"; "20 hours per week" is a rate), a month for "which month", a date
     finer than a year for "since when" or "from what date", an amount of money for "what
     fee"; None when the question asks for none of these. Stronger than `carries_answer`: a
     sentence on the topic that holds some other number, or only a year, does not pinpoint."""
@@ -162,9 +172,9 @@ def pinpoints(question: str, sentence: str) -> bool | None:
 
 
 def lacks_pinpoint(question: str, passages: Sequence[str]) -> bool:
-    """Whether the question is after a count, a date, a month or an amount of money and no
-    passage has one: "How many participants attended the 2025 conference?" against passages
-    that count only the 2024 conference's."""
+    """Whether the question is after a count, a duration, a date, a month or an amount of
+    money and no passage has one: "How many participants attended the 2025 conference?"
+    against passages that count only the 2024 conference's."""
     kind = _precise_kind(question)
     return kind is not None and not any(kind(passage) for passage in passages)
 

@@ -202,8 +202,9 @@ def assess(
     found = evidence(question, naming)
     close = found.score(settings.coverage_weight) >= settings.min_evidence
     priced = not lacks_amount(question, [h.text for h in naming])
-    # A question for a count, a date or an amount needs a passage that has one (any of the
-    # passages the answer draws on: the number often stands in the fourth or fifth).
+    # A question for a count, a duration, a date or an amount needs a passage that has one
+    # (any of the passages the answer draws on: the number often stands in the fourth or
+    # fifth).
     pinned = not lacks_pinpoint(question, [h.text for h in hits])
     answerable = close and not missing and priced and pinned
     return Verdict(evidence=found, missing_names=tuple(missing), answerable=answerable)

@@ -295,9 +295,9 @@ def _search_passages(
 def _pinpointing_first(
     index: View, query: str, ranked: list[int], fused: dict[int, float]
 ) -> list[int]:
-    """For a question after a count, a date or an amount: among the best candidates, passages
-    that have one ("over 220 members" for "how many members") gain on those that only share
-    its topic."""
+    """For a question after a count, a duration, a date or an amount: among the best
+    candidates, passages that have one ("over 220 members" for "how many members") gain on
+    those that only share its topic."""
     head = ranked[:_PINPOINT_WINDOW]
     passages = index.passages(head)
     bonus = _PINPOINT_SHARE * max(fused[head[0]], 0.0) if head else 0.0  # either fusion's scale
