@@ -5,7 +5,9 @@ closest documents."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 
+from kb.answer_types import compares
 from kb.compose import Composer, ExtractiveComposer
 from kb.gate import Verdict, assess
 from kb.library import Library
@@ -29,10 +31,33 @@ def retrieve(
 ) -> list[Hit]:
     """The passages an answer may draw on; when a document and the one superseding it both
     match, the newer one's passages come first."""
-    hits = search(library, question, retrieval, passages or settings.passages, filters, access)
+    wanted = passages or settings.passages
+    if compares(question):
+        pool = search(library, question, retrieval, _COMPARISON_POOL, filters, access)
+        hits = both_sides(pool, wanted)
+    else:
+        hits = search(library, question, retrieval, wanted, filters, access)
     found = {h.citation.doc_id for h in hits}
     outdated = [h for h in hits if h.citation.superseded_by in found]
     return [h for h in hits if h not in outdated] + outdated
+
+
+# A comparison's second side often ranks below the first side's best passages: its passages
+# are looked for among this many.
+_COMPARISON_POOL = 20
+
+
+def both_sides(pool: Sequence[Hit], passages: int) -> list[Hit]:
+    """The best passages of the two documents that rank first, taken in turn (one side, the
+    other, ...), then the rest of the pool: each side of a comparison has its own evidence."""
+    docs = list(dict.fromkeys(h.citation.doc_id for h in pool))[:2]
+    sides = [[h for h in pool if h.citation.doc_id == doc] for doc in docs]
+    taken = [h for pair in zip_longest(*sides) for h in pair if h is not None]
+    rest = [h for h in pool if h not in taken]
+    return (taken[: max(passages, 2 * _PER_SIDE)] + rest)[: max(passages, 2 * _PER_SIDE)]
+
+
+_PER_SIDE = 3
 
 
 def abstention(question: str, hits: Sequence[Hit], verdict: Verdict, see_also: int) -> Answer:

@@ -7,6 +7,7 @@ implementation of the same protocol (kb/generate.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +22,7 @@ from kb.text import (
     quotable_sentences,
     set_off_footnotes,
     starts_mid_thought,
+    terms,
     trim_span,
 )
 from kb.types import Citation, Hit
@@ -83,6 +85,22 @@ def cite(n: int, hit: Hit, start: int, end: int) -> Citation:
     )
 
 
+def compared_topic(question: str, hits: Sequence[Hit]) -> str:
+    """What a comparison is about, without what it compares: the words of the two documents'
+    titles and the years that name them ("between the 2020 policy brief and the 2025
+    conference") would otherwise pick each document's sentences about itself."""
+    docs = list(dict.fromkeys(h.citation.doc_id for h in hits))[:2]
+    titles = {h.citation.doc_id: h.citation.title for h in hits}
+    named = set(terms(" ".join(titles[d] for d in docs)))
+    kept = [
+        w
+        for w in re.findall(r"[\w'’-]+|[^\w\s]", question)
+        if not re.fullmatch(r"(19|20)\d\d", w) and not (set(terms(w)) & named)
+    ]
+    topic = " ".join(kept)
+    return topic if len(terms(topic)) >= 2 else question
+
+
 class ExtractiveComposer:
     """The sentences closest in meaning to the question, favouring higher-ranked passages,
     each quoted verbatim and followed by its marker."""
@@ -103,8 +121,9 @@ class ExtractiveComposer:
             whole = trim_span(hits[0].text, 0, len(hits[0].text))
             return [Span(0, *whole)]
         sentences = [hits[s.hit].text[s.start : s.end] for s in spans]
-        similarity = self._embed_sentences(sentences) @ self._embed_query(question)
-        coverage = np.array([term_coverage(question, s) for s in sentences])
+        asked = compared_topic(question, hits) if compares(question) else question
+        similarity = self._embed_sentences(sentences) @ self._embed_query(asked)
+        coverage = np.array([term_coverage(asked, s) for s in sentences])
         rank_prior = np.array([1.0 / (1 + s.hit) for s in spans])
         carries = np.array([carries_answer(question, s) is True for s in sentences])
         exact = np.array([pinpoints(question, s) is True for s in sentences])
@@ -131,20 +150,30 @@ class ExtractiveComposer:
             chosen = self._both_sides(chosen, spans, hits, score)
         return chosen
 
-    @staticmethod
     def _both_sides(
-        chosen: list[Span], spans: list[Span], hits: Sequence[Hit], score: np.ndarray
+        self, chosen: list[Span], spans: list[Span], hits: Sequence[Hit], score: np.ndarray
     ) -> list[Span]:
-        """A comparison quotes each side: when every chosen sentence comes from one document,
-        the best sentence of the next document takes the last place."""
-        docs = {hits[s.hit].citation.doc_id for s in chosen}
-        if len(docs) != 1:
+        """A comparison quotes each side: the best sentences of each of the two documents
+        that rank first (retrieval puts their passages in turn: kb/answer.py), one side's
+        after the other's."""
+        docs = list(dict.fromkeys(h.citation.doc_id for h in hits))[:2]
+        if len(docs) < 2:
             return chosen
-        others = [j for j in np.argsort(-score) if hits[spans[j].hit].citation.doc_id not in docs]
-        if not others:
-            return chosen
-        keep = chosen[:-1] if len(chosen) > 1 else chosen
-        return [*keep, spans[others[0]]]
+        per_side = max(1, self._settings.max_sentences // 2)
+        picked: list[Span] = []
+        for doc in docs:
+            said: set[str] = set()
+            side = [j for j in np.argsort(-score) if hits[spans[j].hit].citation.doc_id == doc]
+            for j in side:
+                span = spans[j]
+                text = " ".join(hits[span.hit].text[span.start : span.end].split())
+                if text in said:
+                    continue
+                said.add(text)
+                picked.append(span)
+                if len(said) == per_side:
+                    break
+        return picked
 
     def compose(self, question: str, hits: Sequence[Hit]) -> Composition:
         citations = tuple(
