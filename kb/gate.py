@@ -9,6 +9,7 @@ Two checks, both on the passages the caller may see:
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from kb.numbers import canonical
 from kb.settings import AnswerSettings
 from kb.text import STOP_WORDS, index_text, terms
 from kb.types import Access, Hit
-from kb.when import named_years
+from kb.when import named_months, named_years, names_month
 
 _TOP = 3  # the gate looks at the top three passages
 
@@ -196,7 +197,14 @@ def assess(
         missing = [n for n in missing if n not in shorthand]
     comparison = compares(question)
     if not comparison:  # each side of a comparison names its own year
-        missing += [y for y in sorted(named_years(question)) if not any(_dated(h, y) for h in top)]
+        months = named_months(question)  # "in December 2015": the month, not only its year
+        years = named_years(question) - {str(year) for year, _ in months}
+        missing += [y for y in sorted(years) if not any(_dated(h, y) for h in top)]
+        missing += [
+            f"{calendar.month_name[month]} {year}"
+            for year, month in sorted(months)
+            if not any(_in_month(h, year, month) for h in top)
+        ]
     # A comparison's names stand in the passages of its two sides, not all in one.
     naming = top if comparison else [h for h in top if all(_mentions(h, n) for n in names)]
     found = evidence(question, naming)
@@ -224,3 +232,15 @@ def _dated(hit: Hit, year: str) -> bool:
     in it."""
     named = year in hit.text or year in hit.citation.title
     return named or bool(hit.citation.date and str(hit.citation.date.year) == year)
+
+
+def _in_month(hit: Hit, year: int, month: int) -> bool:
+    """Whether a passage (its title included) names the month, or comes from a document
+    dated in it, or in its year and names the month alone ("May" alone is the verb)."""
+    date = hit.citation.date
+    if date and (date.year, date.month) == (year, month):
+        return True
+    named_alone = re.search(rf"\b{calendar.month_name[month]}\b", hit.text)
+    if date and date.year == year and month != 5 and named_alone:  # "In February, ..."
+        return True
+    return names_month(hit.text, year, month) or names_month(hit.citation.title, year, month)

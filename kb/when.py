@@ -173,3 +173,29 @@ def named_years(question: str) -> set[str]:
     answer must come from a passage that names the year or a document dated then."""
     bounds = {m.group(3) for pattern in (_SINCE, _BEFORE) for m in pattern.finditer(question)}
     return set(re.findall(rf"\b{_YEAR}\b", question)) - bounds
+
+
+def named_months(question: str) -> set[tuple[int, int]]:
+    """Months the question asks about, as (year, month) ("in December 2015"; not the bounds
+    of "since November 2023"): an answer must come from a passage that names the month or a
+    document dated in it."""
+    bounds = {
+        (int(m.group(3)), _MONTHS[m.group(2).lower()])
+        for pattern in (_SINCE, _BEFORE)
+        for m in pattern.finditer(question)
+        if m.group(2)
+    }
+    named = {(int(m.group(2)), _MONTHS[m.group(1).lower()]) for m in _IN_MONTH.finditer(question)}
+    return named - bounds
+
+
+def names_month(text: str, year: int, month: int) -> bool:
+    """Whether the text names that month of that year ("December 2015", "Dec. 2015",
+    "1 December 2015", "December 1, 2015", "12/2015")."""
+    for m in _IN_MONTH.finditer(text):
+        if int(m.group(2)) == year and _MONTHS[m.group(1).lower()] == month:
+            return True
+    us_style = rf"\b({_MONTH})\.? \d{{1,2}}(?:st|nd|rd|th)?,? {year}\b"
+    if any(_MONTHS[m.group(1).lower()] == month for m in re.finditer(us_style, text, re.I)):
+        return True
+    return re.search(rf"\b0?{month}[./-]{year}\b", text) is not None

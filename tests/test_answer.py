@@ -111,6 +111,12 @@ def test_an_acronym_the_library_never_uses_beside_a_name_it_holds_is_the_readers
     assert verdict.missing_names == ("Lagos",) and not verdict.answerable
 
 
+def test_a_month_no_passage_names_makes_the_gate_abstain(library: Library) -> None:
+    question = "How long did recognition of nurses' qualifications take in March 2023?"
+    reply = answer(library, question, library.settings.answer, library.settings.retrieval)
+    assert reply.abstained and reply.answer.endswith("mentions “March 2023”.")
+
+
 def test_names_are_capitalised_words_inside_an_english_sentence() -> None:
     assert question_names("Which nurses came from the Philippines under Triple Win?") == [
         "Philippines",

@@ -18,7 +18,7 @@ from kb.answer_types import (
 from kb.gate import spellings
 from kb.text import question_language
 from kb.types import SearchFilters
-from kb.when import Events, time_frame, topic
+from kb.when import Events, named_months, names_month, time_frame, topic
 
 D = dt.date
 
@@ -180,3 +180,24 @@ def test_a_question_for_when_a_rule_applies_also_looks_for_how_laws_say_it() -> 
     assert "into force" in in_force_terms("When did the Skilled Immigration Act come into force?")
     assert in_force_terms("When does the visa rule apply to students?") == ""  # "when does": if
     assert in_force_terms("What applies to students?") == ""
+
+
+def test_a_named_month_is_asked_about_unless_it_bounds_a_range() -> None:
+    assert named_months("How many checks were run in Texas in December 2015?") == {(2015, 12)}
+    assert named_months("Since November 2023, what has changed for families?") == set()
+    assert named_months("What changed in 2024?") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "names_it"),
+    [
+        ("Checks run in December 2015, by state.", True),
+        ("Comments must be received by December 1, 2015.", True),
+        ("The workshop took place on 3 Dec. 2015.", True),
+        ("Period covered: 12/2015.", True),
+        ("Checks run in November 2015, by state.", False),
+        ("Checks run in December 2016, by state.", False),
+    ],
+)
+def test_a_passage_names_a_month_in_any_of_its_spellings(text: str, names_it: bool) -> None:
+    assert names_month(text, 2015, 12) is names_it
