@@ -34,6 +34,7 @@ def test_one_german_or_french_word_has_its_english() -> None:
     assert english_for("Chancenkarte") == "opportunity card"
     assert english_for("Pflegeausbildung") == "care nursing nurses vocational training"  # compound
     assert english_for("réfugiés") == "refugee refugees"
+    assert english_for("Apotheker") == "pharmacists pharmacist"  # occupations asked by name
     assert english_for("Singapore") is None
 
 
