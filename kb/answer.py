@@ -43,8 +43,9 @@ def retrieve(
 
 
 # A comparison's second side often ranks below the first side's best passages: its passages
-# are looked for among this many.
+# are looked for among this many, and each side brings up to three.
 _COMPARISON_POOL = 20
+_PER_SIDE = 3
 
 
 def both_sides(pool: Sequence[Hit], passages: int) -> list[Hit]:
@@ -54,10 +55,7 @@ def both_sides(pool: Sequence[Hit], passages: int) -> list[Hit]:
     sides = [[h for h in pool if h.citation.doc_id == doc] for doc in docs]
     taken = [h for pair in zip_longest(*sides) for h in pair if h is not None]
     rest = [h for h in pool if h not in taken]
-    return (taken[: max(passages, 2 * _PER_SIDE)] + rest)[: max(passages, 2 * _PER_SIDE)]
-
-
-_PER_SIDE = 3
+    return (taken + rest)[: max(passages, 2 * _PER_SIDE)]
 
 
 def abstention(question: str, hits: Sequence[Hit], verdict: Verdict, see_also: int) -> Answer:
