@@ -67,7 +67,10 @@ def carries_answer(question: str, sentence: str) -> bool | None:
 _COMPARISON = re.compile(
     r"\b(compar\w*|differ\w*|versus|vs\.?|contrast\w*|(how|what) (has|have) changed"
     r"|changed (since|between|from)|(dis)?agree|(each|both) (describe|say|see|define|explain"
-    r"|treat|put|present|rate)\w*|both|either|the same)\b|\bbetween\b.+\band\b",
+    r"|treat|put|present|rate)\w*)\b|\bbetween\b.+\band\b"
+    # Two things named and set side by side: "do both X and Y", "X and Y both", "does either",
+    # "give the same ... as" (not "is the threshold the same for ...", one thing asked about).
+    r"|\bboth\b[^?]*\band\b|\band\b[^?]*\b(both|either|the same)\b|\bthe same\b[^?]*\bas\b",
     re.I,
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")

@@ -123,6 +123,8 @@ def test_sentences_that_pinpoint_what_is_asked(
         ("How do the two tables each rate care workers?", True),
         ("What did the 2020 brief recommend?", False),
         ("Can each family member work?", False),
+        ("Is the salary threshold the same for shortage occupations?", False),
+        ("Can both spouses work in Germany?", False),
     ],
 )
 def test_comparisons_are_told_by_their_words_or_two_years(question: str, comparison: bool) -> None:
