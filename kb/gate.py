@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb.acronyms import spelled_in
 from kb.answer_types import compares, lacks_amount, lacks_pinpoint
@@ -50,17 +51,19 @@ class Verdict:
     answerable: bool = True
 
 
-def stems(text: str) -> set[str]:
-    """The stemmed content words, durations spelled one way ("half a year" = "6 months")."""
-    return set(terms(canonical(text)))
+@lru_cache(maxsize=2048)  # a few MB: passages and sentences of recent questions
+def stems(text: str) -> frozenset[str]:
+    """The stemmed content words, durations spelled one way ("half a year" = "6 months").
+    Cached: the gate and the composer read the same passages and sentences per question."""
+    return frozenset(terms(canonical(text)))
 
 
-def searched_stems(hit: Hit) -> set[str]:
+def searched_stems(hit: Hit) -> frozenset[str]:
     """The stemmed words search matched the passage on: title, section, text, acronyms."""
     return stems(index_text(hit.citation.title, hit.section, hit.text, hit.aliases))
 
 
-def _coverage(wanted: set[str], found: set[str]) -> float:
+def _coverage(wanted: Set[str], found: Set[str]) -> float:
     return len(wanted & found) / len(wanted) if wanted else 0.0
 
 
