@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from itertools import zip_longest
 
 from kb.answer_types import compares
-from kb.compose import Composer, ExtractiveComposer
+from kb.compose import Composer, ExtractiveComposer, compared_documents
 from kb.gate import Verdict, assess
 from kb.library import Library
 from kb.questions import closest, dated_listing, dated_text, not_in_english, only_announced
@@ -51,7 +51,7 @@ _PER_SIDE = 3
 def both_sides(pool: Sequence[Hit], passages: int) -> list[Hit]:
     """The best passages of the two documents that rank first, taken in turn (one side, the
     other, ...), then the rest of the pool: each side of a comparison has its own evidence."""
-    docs = list(dict.fromkeys(h.citation.doc_id for h in pool))[:2]
+    docs = compared_documents(pool)
     sides = [[h for h in pool if h.citation.doc_id == doc] for doc in docs]
     taken = [h for pair in zip_longest(*sides) for h in pair if h is not None]
     rest = [h for h in pool if h not in taken]

@@ -85,11 +85,16 @@ def cite(n: int, hit: Hit, start: int, end: int) -> Citation:
     )
 
 
+def compared_documents(hits: Sequence[Hit]) -> list[str]:
+    """The two documents a comparison sets side by side: the first two the passages come from."""
+    return list(dict.fromkeys(h.citation.doc_id for h in hits))[:2]
+
+
 def compared_topic(question: str, hits: Sequence[Hit]) -> str:
     """What a comparison is about, without what it compares: the words of the two documents'
     titles and the years that name them ("between the 2020 policy brief and the 2025
     conference") would otherwise pick each document's sentences about itself."""
-    docs = list(dict.fromkeys(h.citation.doc_id for h in hits))[:2]
+    docs = compared_documents(hits)
     titles = {h.citation.doc_id: h.citation.title for h in hits}
     named = set(terms(" ".join(titles[d] for d in docs)))
     kept = [
@@ -121,7 +126,8 @@ class ExtractiveComposer:
             whole = trim_span(hits[0].text, 0, len(hits[0].text))
             return [Span(0, *whole)]
         sentences = [hits[s.hit].text[s.start : s.end] for s in spans]
-        asked = compared_topic(question, hits) if compares(question) else question
+        comparison = compares(question)
+        asked = compared_topic(question, hits) if comparison else question
         similarity = self._embed_sentences(sentences) @ self._embed_query(asked)
         coverage = np.array([term_coverage(asked, s) for s in sentences])
         rank_prior = np.array([1.0 / (1 + s.hit) for s in spans])
@@ -146,7 +152,7 @@ class ExtractiveComposer:
                 continue
             said.add(" ".join(sentences[j].split()))
             chosen.append(spans[j])
-        if compares(question):
+        if comparison:
             chosen = self._both_sides(chosen, spans, hits, score)
         return chosen
 
@@ -156,7 +162,7 @@ class ExtractiveComposer:
         """A comparison quotes each side: the best sentences of each of the two documents
         that rank first (retrieval puts their passages in turn: kb/answer.py), one side's
         after the other's."""
-        docs = list(dict.fromkeys(h.citation.doc_id for h in hits))[:2]
+        docs = compared_documents(hits)
         if len(docs) < 2:
             return chosen
         per_side = max(1, self._settings.max_sentences // 2)

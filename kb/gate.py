@@ -243,7 +243,7 @@ def _in_month(hit: Hit, year: int, month: int) -> bool:
     date = hit.citation.date
     if date and (date.year, date.month) == (year, month):
         return True
-    named_alone = re.search(rf"\b{calendar.month_name[month]}\b", hit.text)
-    if date and date.year == year and month != 5 and named_alone:  # "In February, ..."
+    alone = rf"\b{calendar.month_name[month]}\b"  # "In February, ..." in that year's item
+    if date and date.year == year and month != 5 and re.search(alone, hit.text):
         return True
     return names_month(hit.text, year, month) or names_month(hit.citation.title, year, month)
